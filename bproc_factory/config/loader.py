@@ -1,0 +1,201 @@
+"""Load a scenario YAML (``safe_load``), apply ``--set`` overrides, validate, and explain errors.
+
+Every error names the file and the key path, e.g. ``demo.yaml: objects[1].count: must be >= 0``.
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+import re
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from bproc_factory.config.scenario import Scenario
+
+
+class ConfigError(ValueError):
+    """A config could not be read or validated; the message is meant for the user as it is."""
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    """A validated scenario together with where it came from."""
+
+    scenario: Scenario
+    path: Path
+    sha256: str
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def resolve(self, relative: str) -> Path:
+        """An absolute path for a path written in the config (relative to the config file)."""
+        return (self.base_dir / relative).resolve()
+
+
+def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> LoadedScenario:
+    """Read, override and validate the scenario at ``path``; raise ``ConfigError`` on any problem."""
+    path = Path(path).resolve()
+    raw = read_yaml(path)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(raw).__name__}")
+    for item in overrides:
+        apply_override(raw, item)
+    scenario = validate(Scenario, raw, path, context={"base_dir": path.parent})
+    return LoadedScenario(scenario=scenario, path=path, sha256=config_sha256(scenario))
+
+
+def read_yaml(path: Path) -> Any:
+    """``yaml.safe_load`` a file, with the file and line in any error."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}:{where}: invalid YAML: {problem}") from None
+
+
+def validate(model: type[BaseModel], raw: Any, path: Path, context: dict | None = None) -> Any:
+    """Validate ``raw`` against ``model``; on failure raise one ``ConfigError`` listing every problem."""
+    try:
+        return model.model_validate(raw, context=context)
+    except ValidationError as exc:
+        lines = [f"{format_loc(e['loc'])}: {_message(model, e)}" for e in exc.errors()]
+        unique = list(dict.fromkeys(lines))
+        raise ConfigError(f"{path}: " + unique[0] if len(unique) == 1
+                          else f"{path}: {len(unique)} problems:\n  " + "\n  ".join(unique)) from None
+
+
+def config_sha256(scenario: Scenario) -> str:
+    """SHA-256 of the validated config's canonical JSON: the run's identity."""
+    canonical = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+_TAGS = {"constant", "uniform", "normal", "choice"}
+
+
+def format_loc(loc: tuple[Any, ...]) -> str:
+    """``('objects', 1, 'count')`` -> ``objects[1].count``, dropping pydantic's union tags."""
+    out = ""
+    for i, part in enumerate(loc):
+        is_tag = part in _TAGS and (i + 1 == len(loc) or loc[i + 1] == part)
+        if is_tag:
+            continue
+        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _message(model: type[BaseModel], error: dict[str, Any]) -> str:
+    kind, ctx = error["type"], error.get("ctx", {})
+    if kind == "extra_forbidden":
+        allowed = _fields_at(model, error["loc"][:-1])
+        key = str(error["loc"][-1])
+        hint = ""
+        if allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(allowed)})"
+        return f"unknown key{hint}"
+    if kind == "missing":
+        return "required key is missing"
+    if kind in {"greater_than_equal", "greater_than", "less_than_equal", "less_than"}:
+        op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
+        bound = next(iter(ctx.values()))
+        return f"must be {op} {bound} (got {error.get('input')!r})"
+    if kind == "value_error":
+        return re.sub(r"^Value error, ", "", error["msg"])
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')} (got {error.get('input')!r})"
+    return f"{error['msg'][0].lower()}{error['msg'][1:]} (got {_short(error.get('input'))})"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the model reached by following ``loc`` from ``model`` (best effort)."""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current, part)
+        if current is None:
+            return []
+    current = _unwrap_model(current)
+    return sorted(current.model_fields) if current is not None else []
+
+
+def _unwrap_model(tp: Any) -> type[BaseModel] | None:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return tp
+    for arg in typing.get_args(tp):
+        found = _unwrap_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _unwrap(tp: Any, part: Any) -> Any:
+    model = _unwrap_model(tp) if not isinstance(part, int) else None
+    if isinstance(part, str):
+        if model is None or part not in model.model_fields:
+            return tp if part in _TAGS else None
+        return model.model_fields[part].annotation
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (list, tuple) and args:
+        return args[0]
+    if origin in (typing.Union, types.UnionType, typing.Annotated):
+        for arg in args:
+            inner = _unwrap(arg, part)
+            if inner is not None:
+                return inner
+    return None
+
+
+_INDEX = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def apply_override(raw: dict[str, Any], item: str) -> None:
+    """Apply one ``key.path=value`` override in place (value parsed as YAML)."""
+    key, sep, text = item.partition("=")
+    parts: list[str | int] = [int(i) if i else name for name, i in _INDEX.findall(key.strip())]
+    if not sep or not parts:
+        raise ConfigError(f"--set {item}: expected key.path=value")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {item}: value is not valid YAML: {exc}") from None
+    node: Any = raw
+    for depth, part in enumerate(parts):
+        where = format_loc(tuple(parts[:depth]))
+        if isinstance(part, int):
+            if not isinstance(node, list):
+                raise ConfigError(f"--set {item}: {where} is not a list")
+            if part >= len(node):
+                raise ConfigError(f"--set {item}: {format_loc(tuple(parts[:depth + 1]))} is out of "
+                                  f"range (the list has {len(node)} entries)")
+        elif not isinstance(node, dict):
+            raise ConfigError(f"--set {item}: {where} is a {type(node).__name__}, not a mapping")
+        if depth == len(parts) - 1:
+            node[part] = copy.deepcopy(value)
+        else:
+            if isinstance(part, str) and node.get(part) is None:
+                node[part] = {}
+            node = node[part]

@@ -1,0 +1,160 @@
+"""The scenario config: what one rendering run makes, as frozen pydantic models.
+
+Paths are kept as written (relative to the config file); ``LoadedScenario`` resolves them.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from bproc_factory.config.distributions import Distribution, Uniform, bounded
+
+MAX_INSTANCES_PER_IMAGE = 9999  # annotation id = image id * 10000 + instance id
+
+NonNegative = Annotated[Distribution, bounded(ge=0)]
+Positive = Annotated[Distribution, bounded(gt=0)]
+Count = Annotated[Distribution, bounded(ge=0, le=MAX_INSTANCES_PER_IMAGE, integer=True)]
+Angle = Distribution
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+def _existing(path: str, info: ValidationInfo, kind: str) -> str:
+    """Check that ``path`` (relative to the config file's folder) exists, when loading from a file."""
+    base = (info.context or {}).get("base_dir")
+    if base is not None:
+        resolved = (Path(base) / path).resolve()
+        if not resolved.exists():
+            raise ValueError(f"{kind} '{path}' not found (looked for {resolved})")
+    return path
+
+
+class Intrinsics(StrictModel):
+    """Pinhole intrinsics in pixels, OpenCV convention (pixel centres at integer coordinates)."""
+
+    fx: float = Field(gt=0)
+    fy: float = Field(gt=0)
+    cx: float
+    cy: float
+
+
+class CameraConfig(StrictModel):
+    """Camera intrinsics, and poses sampled around the scene's camera target with look-at."""
+
+    resolution: tuple[Annotated[int, Field(gt=0, le=16384)], Annotated[int, Field(gt=0, le=16384)]]
+    K: Intrinsics | None = None
+    focal_length_mm: float | None = Field(default=None, gt=0)
+    sensor_width_mm: float = Field(default=36.0, gt=0)
+    clip_m: tuple[float, float] = (0.01, 100.0)
+    distance_m: Positive = Uniform(uniform=(0.8, 1.2))
+    elevation_deg: Annotated[Distribution, bounded(ge=-90, le=90)] = Uniform(uniform=(25.0, 60.0))
+    azimuth_deg: Angle = Uniform(uniform=(0.0, 360.0))
+    roll_deg: Angle = 0.0
+    target_offset_m: tuple[Distribution, Distribution, Distribution] = (0.0, 0.0, 0.0)
+
+    @model_validator(mode="after")
+    def _one_intrinsics(self) -> "CameraConfig":
+        if (self.K is None) == (self.focal_length_mm is None):
+            raise ValueError("give exactly one of 'K' (fx, fy, cx, cy) or 'focal_length_mm'")
+        if self.K is not None:
+            w, h = self.resolution
+            if not (0 <= self.K.cx < w and 0 <= self.K.cy < h):
+                raise ValueError(f"K: principal point ({self.K.cx}, {self.K.cy}) lies outside the "
+                                 f"{w}x{h} image")
+        if not 0 < self.clip_m[0] < self.clip_m[1]:
+            raise ValueError("clip_m: need 0 < near < far")
+        return self
+
+
+class ObjectGroup(StrictModel):
+    """A group of objects: each instance takes one of ``assets`` uniformly at random."""
+
+    assets: list[str] = Field(min_length=1)
+    count: Count = 1
+    scale: Positive = 1.0
+    yaw_deg: Angle = Uniform(uniform=(0.0, 360.0))
+    pose: Literal["upright", "stable"] = "upright"
+    placement_area: str | None = None
+
+    @field_validator("assets")
+    @classmethod
+    def _assets_exist(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        for path in value:
+            _existing(path, info, "asset folder")
+        return value
+
+
+class PlacementConfig(StrictModel):
+    """How objects are laid out on the placement area."""
+
+    min_gap_m: float = Field(default=0.005, ge=0)
+    max_tries: int = Field(default=300, gt=0)
+
+
+class LightGroup(StrictModel):
+    """Lights placed on a sphere around the camera target and aimed at it."""
+
+    type: Literal["point", "area", "spot", "sun"]
+    count: Count = 1
+    energy_w: NonNegative = 100.0
+    temperature_k: Annotated[Distribution, bounded(ge=1667, le=25000)] = 6500.0
+    distance_m: Positive = 2.0
+    elevation_deg: Annotated[Distribution, bounded(ge=-90, le=90)] = Uniform(uniform=(30.0, 80.0))
+    azimuth_deg: Angle = Uniform(uniform=(0.0, 360.0))
+    size_m: Positive = 0.3
+    sun_angle_deg: Annotated[Distribution, bounded(ge=0, le=180)] = 1.0
+    spot_angle_deg: Annotated[Distribution, bounded(gt=0, le=180)] = 45.0
+
+
+class WorldConfig(StrictModel):
+    """World (environment) light; left as the scene has it when omitted."""
+
+    color: tuple[float, float, float] | None = None
+    strength: NonNegative | None = None
+
+
+class RenderConfig(StrictModel):
+    """Cycles settings and output encoding."""
+
+    samples: int = Field(default=64, gt=0, le=65536)
+    noise_threshold: float = Field(default=0.05, ge=0, description="adaptive sampling; 0 disables it")
+    denoiser: Literal["none", "oidn"] = "oidn"
+    max_bounces: int = Field(default=4, ge=0)
+    pass_alpha_threshold: float = Field(default=0.5, gt=0, le=1)
+    exposure_ev: float = 0.0
+    image_format: Literal["png", "jpg"] = "png"
+    jpeg_quality: int = Field(default=95, ge=1, le=100)
+
+
+class Scenario(StrictModel):
+    """One scenario: a scene, the objects placed in it, lights, camera and render settings."""
+
+    version: Literal[1] = 1
+    scene: str
+    views_per_scene: int = Field(default=1, gt=0, le=1000)
+    camera: CameraConfig
+    objects: list[ObjectGroup] = Field(min_length=1)
+    lights: list[LightGroup] = []
+    world: WorldConfig = WorldConfig()
+    placement: PlacementConfig = PlacementConfig()
+    render: RenderConfig = RenderConfig()
+    categories: dict[str, Annotated[int, Field(gt=0)]] | None = Field(
+        default=None, description="fixed category ids; default: 1..K in sorted name order")
+
+    @field_validator("scene")
+    @classmethod
+    def _scene_exists(cls, value: str, info: ValidationInfo) -> str:
+        if not value.endswith(".blend"):
+            raise ValueError(f"scene must be a .blend file, got '{value}'")
+        return _existing(value, info, "scene file")
+
+    @field_validator("categories")
+    @classmethod
+    def _unique_ids(cls, value: dict[str, int] | None) -> dict[str, int] | None:
+        if value is not None and len(set(value.values())) != len(value):
+            raise ValueError("category ids must be unique")
+        return value
