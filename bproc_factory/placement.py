@@ -1,0 +1,66 @@
+"""Non-overlapping placement of upright or stable-resting objects on a placement area (pure).
+
+Objects resting on the same plane whose convex footprints keep ``min_gap`` apart cannot
+interpenetrate, so placement is a 2-D problem: rejection-sample translations per object.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+import shapely.affinity
+from shapely.geometry import MultiPoint, Polygon
+
+from bproc_factory.scene_info import PlacementArea
+
+
+class PlacementError(RuntimeError):
+    """Objects could not be placed without overlap; the message names what and where."""
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """An oriented object: its hull points after rotation/scale (object at the origin), metres."""
+
+    hull_points: np.ndarray  # (N, 3)
+
+    @property
+    def z_min(self) -> float:
+        return float(self.hull_points[:, 2].min())
+
+    def polygon(self) -> Polygon:
+        return MultiPoint(self.hull_points[:, :2]).convex_hull
+
+
+def area_polygon(area: PlacementArea) -> Polygon:
+    return Polygon(area.polygon_xy)
+
+
+def place(footprint: Footprint, area: PlacementArea, placed: list[Polygon], min_gap: float,
+          rng: np.random.Generator, max_tries: int) -> tuple[float, float] | None:
+    """Sample an XY translation putting ``footprint`` inside ``area`` and ``min_gap`` clear of
+    ``placed``; return it (and append the placed polygon) or ``None`` after ``max_tries``."""
+    region = area_polygon(area)
+    shape = footprint.polygon()
+    sx0, sy0, sx1, sy1 = shape.bounds
+    rx0, ry0, rx1, ry1 = region.bounds
+    lo = np.array([rx0 - sx0, ry0 - sy0])
+    hi = np.array([rx1 - sx1, ry1 - sy1])
+    if np.any(hi < lo):
+        return None
+    shapely.prepare(region)
+    for _ in range(max_tries):
+        t = rng.uniform(lo, hi)
+        moved = shapely.affinity.translate(shape, float(t[0]), float(t[1]))
+        if not region.contains(moved):
+            continue
+        if any(moved.distance(other) < min_gap for other in placed):
+            continue
+        placed.append(moved)
+        return float(t[0]), float(t[1])
+    return None
+
+
+def footprint_area(footprint: Footprint) -> float:
+    return float(footprint.polygon().area)
