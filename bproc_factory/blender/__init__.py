@@ -1,0 +1,1 @@
+"""The bpy boundary: the only subpackage that imports ``bpy`` or ``blenderproc``."""

@@ -1,0 +1,225 @@
+"""End-to-end renders with the real bpy wheel (tiny images): labels, determinism, resume, errors."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from pycocotools.coco import COCO
+
+from bproc_factory.assets import load_asset, load_mesh
+from conftest import DEMO_ASSETS, cli, tiny_config, write_config
+
+pytestmark = pytest.mark.render
+
+
+def read_mask(path: Path) -> np.ndarray:
+    mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert mask is not None and mask.dtype == np.uint16
+    return mask
+
+
+def test_dataset_has_the_documented_layout(rendered):
+    for i in range(4):
+        assert (rendered / "images" / f"{i:06d}.png").is_file()
+        assert (rendered / "masks" / f"{i:06d}.png").is_file()
+        meta = json.loads((rendered / "meta" / f"{i:06d}.json").read_text())
+        assert meta["image_index"] == i and meta["run_seed"] == 7
+        assert meta["scene_index"] == i // 2 and meta["view_index"] == i % 2
+        cam = meta["camera"]
+        assert np.array(cam["K"]).shape == (3, 3) and len(cam["dist"]) == 5
+        assert (cam["width"], cam["height"]) == (64, 48)
+        assert np.allclose(np.array(cam["cam_to_world"])[3], [0, 0, 0, 1])
+        assert {"config_sha256", "bproc_factory", "blender", "blenderproc", "render_device"} <= set(
+            meta["provenance"])
+        assert meta["provenance"]["render_device"] == "CPU"
+        assert meta["objects"] and all({"instance_id", "asset", "category", "obj_to_world"} <= set(o)
+                                       for o in meta["objects"])
+        assert set(meta["sampled"]) == {"view", "objects", "lights", "world"}
+    assert not list(rendered.rglob("*.tmp"))
+
+
+def test_coco_masks_match_the_mask_pngs_pixel_for_pixel(rendered):
+    coco = COCO(str(rendered / "coco.json"))
+    assert sorted(coco.getImgIds()) == [0, 1, 2, 3]
+    assert {c["id"] for c in coco.loadCats(coco.getCatIds())} == {1, 2, 3}
+    ann_ids = coco.getAnnIds()
+    assert len(ann_ids) == len(set(ann_ids)) > 4
+    seen = 0
+    for image_id in coco.getImgIds():
+        mask = read_mask(rendered / "masks" / f"{image_id:06d}.png")
+        anns = coco.loadAnns(coco.getAnnIds(imgIds=[image_id]))
+        assert sorted(a["instance_id"] for a in anns) == sorted(int(v) for v in np.unique(mask) if v)
+        for ann in anns:
+            binary = mask == ann["instance_id"]
+            assert np.array_equal(coco.annToMask(ann).astype(bool), binary)
+            ys, xs = np.nonzero(binary)
+            assert ann["bbox"] == [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
+            assert ann["area"] == binary.sum() and ann["iscrowd"] == 0
+            assert ann["id"] == image_id * 10000 + ann["instance_id"]
+            seen += 1
+    assert seen == len(ann_ids)
+
+
+def test_meta_categories_agree_with_coco(rendered):
+    coco = json.loads((rendered / "coco.json").read_text())
+    names = {c["id"]: c["name"] for c in coco["categories"]}
+    for ann in coco["annotations"]:
+        meta = json.loads((rendered / "meta" / f"{ann['image_id']:06d}.json").read_text())
+        obj = next(o for o in meta["objects"] if o["instance_id"] == ann["instance_id"])
+        assert names[ann["category_id"]] == obj["category"]
+        assert obj["visible_pixels"] == ann["area"]
+
+
+def test_rendering_one_index_alone_reproduces_it_exactly(rendered, tmp_path):
+    config = write_config(tmp_path, tiny_config())
+    cli("render", config, "-o", tmp_path / "alone", "--start", "2", "-n", "1", "--seed", "7", "-q", check=True)
+    alone = tmp_path / "alone"
+    for sub in ("images", "masks", "meta"):
+        name = "000002.json" if sub == "meta" else "000002.png"
+        assert (alone / sub / name).read_bytes() == (rendered / sub / name).read_bytes(), sub
+    full = json.loads((rendered / "coco.json").read_text())
+    single = json.loads((alone / "coco.json").read_text())
+    assert single["annotations"] == [a for a in full["annotations"] if a["image_id"] == 2]
+    assert single["categories"] == full["categories"]
+
+
+def silhouette(meta: dict, obj: dict) -> np.ndarray:
+    """Rasterise the object's mesh projected with OpenCV under the recorded camera."""
+    asset = load_asset(DEMO_ASSETS / obj["asset"])
+    mesh = load_mesh(asset.mesh_path)
+    world = mesh.vertices @ np.array(obj["obj_to_world"])[:3, :3].T + np.array(obj["obj_to_world"])[:3, 3]
+    cam_to_world = np.array(meta["camera"]["cam_to_world"])
+    world_to_cam = np.linalg.inv(cam_to_world)
+    rvec, _ = cv2.Rodrigues(world_to_cam[:3, :3])
+    uv, _ = cv2.projectPoints(world, rvec, world_to_cam[:3, 3], np.array(meta["camera"]["K"]),
+                              np.array(meta["camera"]["dist"]))
+    s = 8  # rasterise at 8x8 sub-pixels, then keep pixels more than half covered
+    hi = np.zeros((meta["height"] * s, meta["width"] * s), np.uint8)
+    sub = (uv.reshape(-1, 2) + 0.5) * s - 0.5  # OpenCV pixel centres are at integer coordinates
+    for tri in np.round(sub[mesh.faces] * 16).astype(np.int32):
+        cv2.fillConvexPoly(hi, tri, 1, shift=4)
+    return hi.reshape(meta["height"], s, meta["width"], s).mean(axis=(1, 3)) > 0.5
+
+
+def test_masks_match_the_recorded_camera_and_object_poses(tmp_path, pedestal_scene):
+    config = tiny_config(
+        scene=str(pedestal_scene), views_per_scene=2,
+        camera={"resolution": [320, 240], "K": {"fx": 380.0, "fy": 340.0, "cx": 151.5, "cy": 124.0},
+                "distance_m": 1.2, "elevation_deg": {"uniform": [15, 70]}},
+        objects=[{"assets": [str(DEMO_ASSETS / n) for n in ("soda_can", "cereal_box", "bottle")],
+                  "count": 1, "pose": "stable"}])
+    out = tmp_path / "out"
+    cli("render", write_config(tmp_path, config), "-o", out, "-n", "6", "--seed", "3", "-q", check=True)
+    ious = []
+    for i in range(6):
+        meta = json.loads((out / "meta" / f"{i:06d}.json").read_text())
+        mask = read_mask(out / "masks" / f"{i:06d}.png") == 1
+        projected = silhouette(meta, meta["objects"][0])
+        ious.append((mask & projected).sum() / (mask | projected).sum())
+    assert min(ious) >= 0.975, ious
+
+
+def test_killed_run_keeps_finished_images_and_resumes_only_the_rest(tmp_path):
+    config = write_config(tmp_path, tiny_config(views_per_scene=1))
+    out = tmp_path / "out"
+    cli("render", config, "-o", out, "-n", "1", "--seed", "5", "-q", check=True)
+    first = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    env = {**os.environ}
+    slow = ["--set", "render.samples=256", "--set", "camera.resolution=[160,120]",
+            "--set", "camera.K={fx: 170, fy: 170, cx: 79.5, cy: 59.5}"]
+    # A different config may not share the folder; so the slow run writes its own dataset.
+    slow_out = tmp_path / "slow"
+    proc = subprocess.Popen([sys.executable, "-m", "bproc_factory", "render", str(config), "-o", str(slow_out),
+                             "-n", "5", "--seed", "5", "-q", *slow], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (slow_out / "meta" / "000001.json").exists():
+        assert proc.poll() is None, "the run ended before it could be killed"
+        assert time.time() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = sorted(p.stem for p in (slow_out / "meta").glob("*.json"))
+    assert 2 <= len(done) < 5
+    before = {}
+    for stem in done:
+        meta = json.loads((slow_out / "meta" / f"{stem}.json").read_text())
+        image = cv2.imread(str(slow_out / "images" / f"{stem}.png"))
+        mask = read_mask(slow_out / "masks" / f"{stem}.png")
+        assert image.shape == (120, 160, 3) and mask.shape == (120, 160)
+        assert sorted(a["instance_id"] for a in meta["annotations"]) == sorted(int(v) for v in np.unique(mask) if v)
+        before[stem] = (slow_out / "images" / f"{stem}.png").stat().st_mtime_ns
+    assert not (slow_out / "coco.json").exists() or json.loads((slow_out / "coco.json").read_text())
+    result = cli("render", config, "-o", slow_out, "-n", "5", "--seed", "5", *slow, check=True)
+    assert f"{len(done)} already complete" in result.stdout
+    for stem, mtime in before.items():
+        assert (slow_out / "images" / f"{stem}.png").stat().st_mtime_ns == mtime
+    coco = json.loads((slow_out / "coco.json").read_text())
+    assert [im["id"] for im in coco["images"]] == [0, 1, 2, 3, 4]
+    assert not list(slow_out.rglob("*.tmp"))
+    # the first dataset was never touched
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == first
+
+
+def test_rerunning_a_finished_command_renders_nothing(rendered, tmp_path):
+    config = write_config(tmp_path, tiny_config())
+    result = cli("render", config, "-o", rendered, "-n", "4", "--seed", "7", check=True)
+    assert "Rendered 0 images" in result.stdout and "4 already complete" in result.stdout
+
+
+@pytest.mark.parametrize("change, set_args, message", [
+    ({}, ["--set", "render.samplez=3"], "render.samplez: unknown key (did you mean 'samples'?)"),
+    ({}, ["--set", "objects[1].count=-2"], "objects[1].count: must be >= 0"),
+    ({}, ["--set", "camera.resolution=[64]"], "camera.resolution"),
+    ({}, ["--set", "objects[0].assets=[/nowhere/asset]"], "asset folder '/nowhere/asset' not found"),
+    ({"scene": "/nowhere/scene.blend"}, [], "scene file '/nowhere/scene.blend' not found"),
+    ({}, ["--set", "objects[1].count=200"], "lower the counts or scales"),
+])
+def test_bad_input_fails_clearly_and_writes_nothing(tmp_path, change, set_args, message):
+    config = write_config(tmp_path, tiny_config(**change))
+    result = cli("render", config, "-o", tmp_path / "out", "-n", "2", *set_args)
+    assert result.returncode == 2, result.stderr
+    assert message in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_unwritable_output_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = cli("render", write_config(tmp_path, tiny_config()), "-o", blocker / "out", "-n", "1")
+    assert result.returncode == 2 and "cannot write to output folder" in result.stderr
+
+
+def test_a_folder_of_another_seed_is_refused_and_left_intact(rendered, tmp_path):
+    before = (rendered / "coco.json").read_bytes()
+    result = cli("render", write_config(tmp_path, tiny_config()), "-o", rendered, "-n", "5", "--seed", "8")
+    assert result.returncode == 2 and "different run_seed (7 vs 8)" in result.stderr
+    assert (rendered / "coco.json").read_bytes() == before and not (rendered / "images" / "000004.png").exists()
+
+
+def test_check_accepts_the_demo_and_reports_the_placement_area():
+    result = cli("check", Path(__file__).resolve().parent.parent / "configs" / "demo.yaml", check=True)
+    assert "OK" in result.stdout and "table_top (1.20 x 0.80 m)" in result.stdout
+
+
+def test_check_rejects_a_scene_without_placement_marks(tmp_path):
+    blend = tmp_path / "bare.blend"
+    subprocess.run([sys.executable, "-c", "import bpy, sys; bpy.ops.wm.read_factory_settings(use_empty=True);"
+                    "bpy.ops.mesh.primitive_plane_add(); bpy.ops.wm.save_as_mainfile(filepath=sys.argv[1]);"
+                    "import os; os._exit(0)", str(blend)], check=True, capture_output=True)
+    result = cli("check", write_config(tmp_path, tiny_config(scene=str(blend))))
+    assert result.returncode == 2
+    assert f"{blend}: no 'bpf_placement' collection" in " ".join(result.stderr.split())
+
+
+def test_schema_prints_json_schema_of_the_scenario():
+    result = cli("schema", check=True)
+    schema = json.loads(result.stdout)
+    assert schema["additionalProperties"] is False and "objects" in schema["properties"]
