@@ -59,6 +59,13 @@ def test_missing_scene_file_is_named(tmp_path):
     assert "scene: scene file 'gone.blend' not found" in message
 
 
+def test_more_instances_per_image_than_ids_allow_is_refused(tmp_path):
+    config = tiny_config()
+    config["objects"][0]["count"] = 9000
+    config["objects"][1]["count"] = {"uniform": [0, 1000]}
+    assert "objects: up to 10000 objects per image; at most 9999" in error_of(tmp_path, config)
+
+
 def test_all_problems_are_listed_together(tmp_path):
     config = tiny_config()
     config["render"]["samples"] = 0

@@ -62,18 +62,13 @@ def _set_temp_dir(temp_dir: str) -> None:
     SetupUtility.setup_utility_paths(temp_dir)
 
 
-def init_renderer(bproc: ModuleType) -> None:
-    """Do what ``bproc.init(clean_up_scene=False)`` does, minus the locale switch the wheel cannot do.
-
-    The open scene (a designer's .blend) is kept as it is; Cycles and BlenderProc's render
-    defaults are set on it. Call once after every ``open_mainfile``.
-    """
+def init_renderer() -> None:
+    """The part of ``bproc.init()`` the factory needs, without its ``en_US`` locale switch (the wheel
+    ships no locales, so that raises) and without its scene clean-up and default parameters: the
+    open scene (a designer's .blend) is kept, and render settings come from the scenario."""
     import bpy
     from blenderproc.python.renderer import RendererUtility
-    from blenderproc.python.utility.GlobalStorage import GlobalStorage
 
     bpy.context.scene.render.engine = "CYCLES"
     RendererUtility.render_init()
     RendererUtility.toggle_light_tree(False)
-    GlobalStorage.add("bproc_init_complete", True) if not GlobalStorage.is_in_storage(
-        "bproc_init_complete") else GlobalStorage.set("bproc_init_complete", True)

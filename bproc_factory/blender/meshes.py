@@ -90,17 +90,22 @@ def _visuals(tm: trimesh.Trimesh):
 
 
 def _pbr_factors(tm: trimesh.Trimesh) -> tuple[list[float], float, float]:
-    """Base colour factor (linear RGBA), roughness and metallic from the file's material."""
+    """Base colour (linear RGBA), roughness and metallic from the file's material; a base-colour
+    texture, when present, replaces the colour factor."""
     material = getattr(tm.visual, "material", None)
-    base = [0.8, 0.8, 0.8, 1.0]
-    roughness, metallic = 0.5, 0.0
+    base, roughness, metallic = [0.8, 0.8, 0.8, 1.0], 0.5, 0.0
     if isinstance(material, trimesh.visual.material.PBRMaterial):
-        if material.baseColorFactor is not None:
-            base = [float(c) / 255.0 for c in material.baseColorFactor]
-            base = [_srgb_to_linear(c) for c in base[:3]] + [base[3]]
+        factor = material.baseColorFactor
         roughness = 0.5 if material.roughnessFactor is None else float(material.roughnessFactor)
         metallic = 0.0 if material.metallicFactor is None else float(material.metallicFactor)
-    if getattr(material, "baseColorTexture", None) is not None or getattr(material, "image", None) is not None:
+    elif isinstance(material, trimesh.visual.material.SimpleMaterial):
+        factor = material.diffuse  # OBJ Kd
+    else:
+        factor = None
+    if factor is not None:
+        rgba = [float(c) / 255.0 for c in factor]
+        base = [_srgb_to_linear(c) for c in rgba[:3]] + [rgba[3]]
+    if _visuals(tm)[0] is not None:
         base = [1.0, 1.0, 1.0, 1.0]
     return base, roughness, metallic
 

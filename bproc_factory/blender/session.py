@@ -15,7 +15,7 @@ import numpy as np
 
 from bproc_factory.blender.bootstrap import import_blenderproc, init_renderer
 
-bproc = import_blenderproc(tempfile.mkdtemp(prefix="bpf_bproc_"))
+bproc = import_blenderproc(tempfile.gettempdir())  # each session points it at its own folder
 
 import bpy  # noqa: E402  (after the bootstrap, which must import it first)
 import cv2  # noqa: E402  (after the bootstrap, which enables OpenEXR in OpenCV)
@@ -29,6 +29,10 @@ from bproc_factory.plan import LightPlan, ScenePlan  # noqa: E402
 from bproc_factory.scene_info import SceneInfo  # noqa: E402
 
 GENERATED_COLLECTION = "bpf_generated"
+
+
+class RenderError(RuntimeError):
+    """Blender failed to render a scene; the message carries the end of its console log."""
 
 
 @dataclass(frozen=True)
@@ -53,13 +57,14 @@ class RenderSession:
         self._clip_m = clip_m
         self._work = Path(tempfile.mkdtemp(prefix="bpf_render_"))
         self._log_path = log_path or self._work / "blender.log"
+        import_blenderproc(str(self._work))
         with self.quiet():
             open_scene(scene_path)
             self.info: SceneInfo = read_scene_info(scene_path)
             make_environment_background()
             _ensure_camera()
             _reset_frames()
-            init_renderer(bproc)
+            init_renderer()
             bproc.renderer.set_render_devices(use_only_cpu=True)
         self.device = "CPU"
         self._configure(render)
@@ -74,6 +79,12 @@ class RenderSession:
     def quiet(self):
         """Send Blender's console output to this session's log file."""
         return stdout_to(self._log_path)
+
+    def _log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self._log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
 
     def _configure(self, render: RenderConfig) -> None:
         scene = bpy.context.scene
@@ -145,6 +156,9 @@ class RenderSession:
             views = [self._read(frame, view.image_index) for frame, view in enumerate(plan.views)]
             seconds["render"] += time.perf_counter() - t
             return views
+        except Exception as exc:
+            raise RenderError(f"scene {plan.scene_index}: rendering failed: {exc}\n"
+                              f"last Blender output:\n{self._log_tail()}") from exc
         finally:
             t = time.perf_counter()
             self._clear()
@@ -211,8 +225,7 @@ class RenderSession:
         rgb = cv2.imread(str(rgb_path), cv2.IMREAD_UNCHANGED)
         index = cv2.imread(str(index_path), cv2.IMREAD_UNCHANGED)
         if rgb is None or index is None:
-            raise RuntimeError(f"Blender wrote no readable output for image {image_index} "
-                               f"(see {self._log_path})")
+            raise RuntimeError(f"Blender wrote no readable output for image {image_index}")
         rgb_path.unlink()
         index_path.unlink()
         if index.ndim == 3:

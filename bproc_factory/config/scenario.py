@@ -152,6 +152,15 @@ class Scenario(StrictModel):
             raise ValueError(f"scene must be a .blend file, got '{value}'")
         return _existing(value, info, "scene file")
 
+    @field_validator("objects")
+    @classmethod
+    def _instance_ids_fit(cls, value: list[ObjectGroup]) -> list[ObjectGroup]:
+        most = sum(group.count.support()[1] for group in value)
+        if most > MAX_INSTANCES_PER_IMAGE:
+            raise ValueError(f"up to {most:g} objects per image; at most {MAX_INSTANCES_PER_IMAGE} "
+                             "fit the annotation id scheme")
+        return value
+
     @field_validator("categories")
     @classmethod
     def _unique_ids(cls, value: dict[str, int] | None) -> dict[str, int] | None:
