@@ -15,8 +15,8 @@ import numpy as np
 import trimesh
 from pydantic import Field, model_validator
 
-from bproc_factory.config.loader import ConfigError, read_yaml, validate
-from bproc_factory.config.scenario import StrictModel
+from bproc_factory.config.loader import ConfigError, LoadedScenario, read_yaml, validate
+from bproc_factory.config.base import StrictModel
 
 MESH_SUFFIXES = (".obj", ".glb", ".gltf", ".ply")
 _DEFAULT_UP = {".obj": "y", ".glb": "y", ".gltf": "y", ".ply": "z"}
@@ -57,10 +57,9 @@ class Asset:
     spec: AssetSpec
     folder: Path
     mesh_path: Path
-    mesh_sha256: str
+    sha256: str  # of every file in the folder (names and bytes)
     canonical_from_file: np.ndarray = field(repr=False, compare=False)  # 4x4
     hull_canonical: np.ndarray = field(repr=False, compare=False)  # (N, 3) convex hull vertices, metres
-    extents_m: tuple[float, float, float]
 
     @property
     def name(self) -> str:
@@ -69,6 +68,16 @@ class Asset:
     @property
     def category(self) -> str:
         return self.spec.category
+
+
+def tree_sha256(path: Path) -> str:
+    """SHA-256 over a file's bytes, or over every file of a folder (relative names and bytes)."""
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for f in files:
+        digest.update(str(f.relative_to(path)).encode() + b"\0" if f != path else b"")
+        digest.update(f.read_bytes())
+    return digest.hexdigest()
 
 
 def load_mesh(path: Path) -> trimesh.Trimesh:
@@ -109,8 +118,25 @@ def load_asset(folder: Path) -> Asset:
     canonical_from_file[:3, 3] = -centre
     hull = trimesh.convex.convex_hull(mesh.vertices)
     hull_canonical = np.asarray(hull.vertices) @ canonical_from_file[:3, :3].T + canonical_from_file[:3, 3]
-    extents = tuple(float(v) for v in (hi - lo) * scale)
     return Asset(spec=spec, folder=folder, mesh_path=mesh_path,
-                 mesh_sha256=hashlib.sha256(mesh_path.read_bytes()).hexdigest(),
-                 canonical_from_file=canonical_from_file, hull_canonical=hull_canonical,
-                 extents_m=extents)  # type: ignore[arg-type]
+                 sha256=tree_sha256(folder),
+                 canonical_from_file=canonical_from_file, hull_canonical=hull_canonical)
+
+
+def resolve_assets(loaded: LoadedScenario) -> list[list[Asset]]:
+    """The assets of each object group, loaded and checked; errors name the config key."""
+    groups, folders = [], {}
+    for g, group in enumerate(loaded.scenario.objects):
+        assets = []
+        for a, rel in enumerate(group.assets):
+            try:
+                asset = load_asset(loaded.resolve(rel))
+            except ConfigError as exc:
+                raise ConfigError(f"{loaded.path}: objects[{g}].assets[{a}]: {exc}") from None
+            if folders.setdefault(asset.name, asset.folder) != asset.folder:
+                raise ConfigError(f"{loaded.path}: objects[{g}].assets[{a}]: asset name "
+                                  f"'{asset.name}' is also used by {folders[asset.name]}; names "
+                                  "must be unique (they label the objects in meta)")
+            assets.append(asset)
+        groups.append(assets)
+    return groups

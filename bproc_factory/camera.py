@@ -20,6 +20,12 @@ def intrinsics(cam: CameraConfig) -> np.ndarray:
     return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
 
 
+def rot_z(deg: float) -> np.ndarray:
+    """3x3 rotation by ``deg`` about +Z (counter-clockwise seen from above)."""
+    r = np.radians(deg)
+    return np.array([[np.cos(r), -np.sin(r), 0.0], [np.sin(r), np.cos(r), 0.0], [0.0, 0.0, 1.0]])
+
+
 def spherical_offset(distance: float, elevation_deg: float, azimuth_deg: float) -> np.ndarray:
     """A point at ``distance`` seen from the origin at the given elevation and azimuth (world Z up)."""
     el, az = np.radians(elevation_deg), np.radians(azimuth_deg)
@@ -42,11 +48,8 @@ def look_at(eye: np.ndarray, target: np.ndarray, roll_deg: float = 0.0) -> np.nd
         x = np.array([1.0, 0.0, 0.0])
     x /= np.linalg.norm(x)
     y = np.cross(z, x)
-    rot = np.stack([x, y, z], axis=1)
-    r = np.radians(roll_deg)
-    roll = np.array([[np.cos(r), -np.sin(r), 0.0], [np.sin(r), np.cos(r), 0.0], [0.0, 0.0, 1.0]])
     pose = np.eye(4)
-    pose[:3, :3] = rot @ roll
+    pose[:3, :3] = np.stack([x, y, z], axis=1) @ rot_z(roll_deg)  # roll about the optical axis
     pose[:3, 3] = eye
     return pose
 

@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
+import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 
@@ -27,19 +31,39 @@ SetOpt = Annotated[Optional[list[str]], typer.Option(
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
+    """Errors caused by the user's input: reported as one message with exit code 2."""
     from bproc_factory.config.loader import ConfigError
     from bproc_factory.dataset import DatasetError
     from bproc_factory.placement import PlacementError
+    from bproc_factory.errors import SceneError
 
-    errors: tuple[type[Exception], ...] = (ConfigError, DatasetError, PlacementError)
-    if "bproc_factory.blender.scene" in sys.modules:
-        errors += (sys.modules["bproc_factory.blender.scene"].SceneError,)
-    return errors
+    return ConfigError, DatasetError, PlacementError, SceneError
 
 
-def _fail(exc: Exception) -> None:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
-    raise typer.Exit(2)
+def _fail(exc: BaseException, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+class _StopOnSignal:
+    """SIGTERM (schedulers, ``timeout``) or a first Ctrl-C asks the run to stop after the current
+    scene, so every finished image is written and listed; raising inside Blender's render could
+    crash it. A second Ctrl-C interrupts at once."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        signal.signal(signal.SIGTERM, self._handle)
+        signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if signum == signal.SIGINT and self.reason:
+            raise KeyboardInterrupt
+        self.reason = "terminated" if signum == signal.SIGTERM else "interrupted"
+        err.print(f"{self.reason}: finishing the current scene, then stopping (Ctrl-C again to "
+                  "abort at once)")
+
+    def __call__(self) -> str | None:
+        return self.reason
 
 
 @app.command()
@@ -52,28 +76,43 @@ def render(config: ConfigArg,
            set_: SetOpt = None,
            quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
     """Render images START..START+COUNT-1 into OUTPUT; complete images already there are skipped."""
+    from bproc_factory.errors import RenderError, Stopped
     from bproc_factory.runner import render_dataset
 
     progress = Progress(TextColumn("[bold]rendering"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[instances]} instances"), TimeElapsedColumn(),
                         TextColumn("ETA"), TimeRemainingColumn(), console=err, disable=quiet)
-    task = progress.add_task("render", total=count, instances=0)
+    task = progress.add_task("render", total=count, instances=0, start=False)
     totals = {"instances": 0}
 
-    def on_total(todo: int) -> None:
+    def on_total(todo: int) -> None:  # called once the config is valid: only then show the bar
         progress.update(task, total=todo)
+        progress.start_task(task)
+        progress.start()
 
     def on_progress(done: int, instances: int) -> None:
         totals["instances"] += instances
         progress.update(task, completed=done, instances=totals["instances"])
 
+    stop = _StopOnSignal()
     try:
-        with progress:
-            summary = render_dataset(config, output, count, start=start, seed=seed,
-                                     overrides=tuple(set_ or ()), on_progress=on_progress,
-                                     on_total=on_total)
+        summary = render_dataset(config, output, count, start=start, seed=seed,
+                                 overrides=tuple(set_ or ()), on_progress=on_progress,
+                                 on_total=on_total, stop_requested=stop)
     except _user_errors() as exc:
+        progress.stop()
         _fail(exc)
+    except RenderError as exc:
+        progress.stop()
+        _fail(exc, code=1)
+    except (Stopped, KeyboardInterrupt) as exc:
+        progress.stop()
+        err.print(f"{exc or 'interrupted'}; finished images are kept and listed in coco.json; "
+                  "re-run the same command to render the rest", highlight=False)
+        raise typer.Exit(143 if stop.reason == "terminated" else 130) from None
+    progress.stop()
+    for warning in summary.warnings:
+        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     skipped = f", {summary.skipped} already complete" if summary.skipped else ""
     out.print(f"Rendered {summary.rendered} images ({summary.instances} instances{skipped}) in "
               f"{summary.seconds:.1f} s, {summary.seconds_per_image:.2f} s/image on "
@@ -85,8 +124,11 @@ def check(config: ConfigArg, set_: SetOpt = None,
           scenes: Annotated[int, typer.Option(min=0, help="Scenes to plan as a placement trial.")] = 3,
           ) -> None:
     """Validate a config, its assets and scene, and trial-plan a few scenes, without rendering."""
+    from bproc_factory.assets import resolve_assets
+    from bproc_factory.categories import category_ids
     from bproc_factory.config.loader import load_scenario
-    from bproc_factory.plan import category_ids, check_fit, plan_scene, resolve_assets
+    from bproc_factory.fit import check_fit
+    from bproc_factory.plan import plan_scene
 
     try:
         loaded = load_scenario(config, tuple(set_ or ()))
@@ -137,22 +179,14 @@ def main() -> None:
         code = app(standalone_mode=False)
     except typer.Exit as exc:
         code = exc.exit_code
-    except typer.Abort:
-        err.print("aborted")
+    except click.ClickException as exc:  # usage errors carry their own exit code
+        exc.show()
+        code = exc.exit_code
+    except click.exceptions.Abort:  # Ctrl-C outside a render
         code = 130
-    except KeyboardInterrupt:
-        err.print("interrupted: finished images are kept; re-run the same command to resume")
-        code = 130
-    except Exception as exc:  # click usage errors and the like carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            code = exc.exit_code
-        else:
-            raise
     code = int(code or 0)
     if "bpy" in sys.modules:
+        shutil.rmtree(sys.modules["bpy"].app.tempdir, ignore_errors=True)  # os._exit skips it
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

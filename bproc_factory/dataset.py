@@ -1,7 +1,8 @@
-"""The dataset folder contract: layout, atomic writes, resume, and COCO rebuilt from meta files.
+"""The dataset folder contract: layout, atomic writes, resume, and COCO rebuilt from meta records.
 
-An image is complete when its image, mask and meta files all exist; meta is written last, each
-file atomically (temp name + rename), so a killed run never leaves a partial file in place.
+An image is complete when its image, mask and meta files exist and the meta parses; meta is
+written last, each file atomically (temp name, fsync, rename), so a killed run never leaves a
+partial file in place. ``coco.json`` is always rewritten whole from the per-image records.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,11 @@ from bproc_factory import __version__
 
 RUN_FILE = "run.json"
 COCO_FILE = "coco.json"
+IDENTITY_KEYS = ("config_sha256", "run_seed", "image_suffix", "inputs")
+STALE_TEMP_AGE_S = 600  # a temp file this old belongs to no live writer (writes take milliseconds)
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 class DatasetError(RuntimeError):
@@ -31,6 +38,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide datasets on shared storage
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -52,12 +62,20 @@ def encode_image(array: np.ndarray, suffix: str, jpeg_quality: int = 95) -> byte
     return buf.tobytes()
 
 
+def coco_record(meta: dict[str, Any]) -> dict[str, Any]:
+    """The part of an image's meta that goes into ``coco.json``."""
+    return {"image": {"id": meta["image_index"], "file_name": meta["file_name"],
+                      "width": meta["width"], "height": meta["height"]},
+            "annotations": meta["annotations"]}
+
+
 class Dataset:
     """Paths and bookkeeping of one output folder."""
 
     def __init__(self, root: Path, image_suffix: str = ".png") -> None:
         self.root = Path(root)
         self.image_suffix = image_suffix
+        self._created = False
 
     def image_path(self, i: int) -> Path:
         return self.root / "images" / f"{i:06d}{self.image_suffix}"
@@ -83,36 +101,32 @@ class Dataset:
 
     def discard_if_unused(self) -> None:
         """Remove the folder again if ``check_writable`` created it and nothing was written since."""
-        if getattr(self, "_created", False) and not any(p.is_file() for p in self.root.rglob("*")):
+        if self._created and not any(p.is_file() for p in self.root.rglob("*")):
             shutil.rmtree(self.root, ignore_errors=True)
 
     def claim(self, identity: dict[str, Any]) -> None:
-        """Record which config and seed this folder holds; refuse to mix in another run's images."""
+        """Record which config, inputs and seed this folder holds; refuse to mix in another run."""
         path = self.root / RUN_FILE
-        if path.exists():
-            try:
-                existing = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise DatasetError(f"{path}: unreadable ({exc}); move the folder aside") from None
-            for key in ("config_sha256", "run_seed", "image_suffix"):
-                if existing.get(key) != identity.get(key):
-                    raise DatasetError(
-                        f"{self.root} holds a run with a different {key} ({existing.get(key)} vs "
-                        f"{identity.get(key)}); render into a new output folder")
+        if not path.exists():
+            atomic_write_json(path, identity)
             return
-        atomic_write_json(path, identity)
-
-    def is_complete(self, i: int) -> bool:
-        return self.meta_path(i).is_file() and self.image_path(i).is_file() and self.mask_path(i).is_file()
-
-    def missing(self, indices: range | list[int]) -> list[int]:
-        return [i for i in indices if not self.is_complete(i)]
+        try:
+            existing = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise DatasetError(f"{path}: unreadable ({exc}); move the folder aside") from None
+        for key in IDENTITY_KEYS:
+            if existing.get(key) != identity.get(key):
+                raise DatasetError(f"{self.root} holds a run with a different {key} "
+                                   f"({_difference(existing.get(key), identity.get(key))}); "
+                                   "render into a new output folder")
 
     def remove_stale_temp_files(self) -> None:
-        """Delete temp files a killed run left behind (they never shadow complete files)."""
+        """Delete temp files a killed writer left behind (never those of a live one)."""
+        cutoff = time.time() - STALE_TEMP_AGE_S
         for sub in ("", "images", "masks", "meta"):
             for tmp in (self.root / sub).glob(".*.tmp"):
-                tmp.unlink(missing_ok=True)
+                if tmp.stat().st_mtime < cutoff:
+                    tmp.unlink(missing_ok=True)
 
     def write_image(self, i: int, rgb8: np.ndarray, instances: np.ndarray, meta: dict[str, Any],
                     jpeg_quality: int) -> None:
@@ -121,27 +135,41 @@ class Dataset:
         atomic_write_bytes(self.mask_path(i), encode_image(instances.astype(np.uint16), ".png"))
         atomic_write_json(self.meta_path(i), meta)
 
-    def complete_indices(self) -> list[int]:
-        return sorted(int(p.stem) for p in (self.root / "meta").glob("*.json")
-                      if p.stem.isdigit() and self.is_complete(int(p.stem)))
+    def load_records(self) -> tuple[dict[int, dict[str, Any]], list[Path]]:
+        """COCO records of every complete image, and the meta files that do not parse (those
+        images count as incomplete)."""
+        records, broken = {}, []
+        for path in sorted((self.root / "meta").glob("*.json")):
+            if not path.stem.isdigit():
+                continue
+            i = int(path.stem)
+            if not (self.image_path(i).is_file() and self.mask_path(i).is_file()):
+                continue
+            try:
+                records[i] = coco_record(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError, KeyError, TypeError):
+                broken.append(path)
+        return records, broken
 
-    def write_coco(self) -> dict[str, Any]:
-        """Rebuild ``coco.json`` from every complete image's meta file, atomically."""
-        identity = json.loads((self.root / RUN_FILE).read_text(encoding="utf-8"))
-        images, annotations = [], []
-        for i in self.complete_indices():
-            meta = json.loads(self.meta_path(i).read_text(encoding="utf-8"))
-            images.append({"id": i, "file_name": meta["file_name"], "width": meta["width"],
-                           "height": meta["height"]})
-            annotations.extend(meta["annotations"])
+    def write_coco(self, records: dict[int, dict[str, Any]], categories: dict[str, int],
+                   identity: dict[str, Any]) -> None:
+        """Rewrite ``coco.json`` whole and atomically from the given per-image records."""
         coco = {
             "info": {"description": "bproc_factory dataset", "version": __version__,
                      "config_sha256": identity["config_sha256"], "run_seed": identity["run_seed"]},
             "licenses": [],
             "categories": [{"id": cid, "name": name, "supercategory": name}
-                           for name, cid in sorted(identity["categories"].items(), key=lambda kv: kv[1])],
-            "images": images,
-            "annotations": annotations,
+                           for name, cid in sorted(categories.items(), key=lambda kv: kv[1])],
+            "images": [records[i]["image"] for i in sorted(records)],
+            "annotations": [a for i in sorted(records) for a in records[i]["annotations"]],
         }
         atomic_write_json(self.root / COCO_FILE, coco, indent=None)
-        return coco
+
+
+def _difference(old: Any, new: Any) -> str:
+    """A short description of how two identity values differ."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+        inner = [f"{k}: {_difference(old.get(k), new.get(k))}" for k in changed[:3]]
+        return "; ".join(inner)
+    return f"{old} vs {new}"

@@ -1,17 +1,20 @@
-"""Non-overlapping placement of upright or stable-resting objects on a placement area (pure).
+"""Non-overlapping placement of upright or stable-resting objects on placement areas (pure).
 
 Objects resting on the same plane whose convex footprints keep ``min_gap`` apart cannot
 interpenetrate, so placement is a 2-D problem: rejection-sample translations per object.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 import shapely
 import shapely.affinity
+import trimesh
 from shapely.geometry import MultiPoint, Polygon
 
+from bproc_factory.assets import Asset
 from bproc_factory.scene_info import PlacementArea
 
 
@@ -33,15 +36,25 @@ class Footprint:
         return MultiPoint(self.hull_points[:, :2]).convex_hull
 
 
-def area_polygon(area: PlacementArea) -> Polygon:
-    return Polygon(area.polygon_xy)
+@functools.lru_cache(maxsize=256)
+def stable_rotations(asset: Asset) -> tuple[np.ndarray, np.ndarray]:
+    """Resting orientations of the asset's convex hull (3x3 each) and their probabilities."""
+    hull = trimesh.Trimesh(asset.hull_canonical).convex_hull
+    transforms, probs = trimesh.poses.compute_stable_poses(hull, seed=0)
+    return np.asarray([t[:3, :3] for t in transforms]), np.asarray(probs) / np.sum(probs)
+
+
+def min_footprint_area(asset: Asset, pose: str) -> float:
+    """The smallest floor area (m²) the asset can cover at scale 1 in the given pose mode."""
+    rotations = stable_rotations(asset)[0] if pose == "stable" else [np.eye(3)]
+    return min(Footprint(asset.hull_canonical @ r.T).polygon().area for r in rotations)
 
 
 def place(footprint: Footprint, area: PlacementArea, placed: list[Polygon], min_gap: float,
           rng: np.random.Generator, max_tries: int) -> tuple[float, float] | None:
     """Sample an XY translation putting ``footprint`` inside ``area`` and ``min_gap`` clear of
     ``placed``; return it (and append the placed polygon) or ``None`` after ``max_tries``."""
-    region = area_polygon(area)
+    region = Polygon(area.polygon_xy)
     shape = footprint.polygon()
     sx0, sy0, sx1, sy1 = shape.bounds
     rx0, ry0, rx1, ry1 = region.bounds
@@ -60,7 +73,3 @@ def place(footprint: Footprint, area: PlacementArea, placed: list[Polygon], min_
         placed.append(moved)
         return float(t[0]), float(t[1])
     return None
-
-
-def footprint_area(footprint: Footprint) -> float:
-    return float(footprint.polygon().area)

@@ -8,17 +8,24 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from bproc_factory import __version__
+from bproc_factory.assets import Asset, resolve_assets, tree_sha256
+from bproc_factory.categories import category_ids
 from bproc_factory.colour import linear_to_srgb8
 from bproc_factory.config.loader import LoadedScenario, load_scenario
-from bproc_factory.dataset import Dataset
+from bproc_factory.dataset import Dataset, coco_record
+from bproc_factory.errors import Stopped
+from bproc_factory.fit import check_fit
 from bproc_factory.labels import annotations
 from bproc_factory.meta import image_meta
-from bproc_factory.plan import category_ids, check_fit, group_by_scene, plan_scene, resolve_assets
+from bproc_factory.plan import group_by_scene, plan_scene
 
 STAGES = ("plan", "apply", "render", "labels", "write")
+COCO_WRITE_INTERVAL_S = 30.0  # coco.json is rewritten after a scene at most this often, and at the end
+
+ProgressFn = Callable[[int, int], None]
 
 
 @dataclass
@@ -31,90 +38,129 @@ class RunSummary:
     skipped: int = 0
     instances: int = 0
     seconds: float = 0.0
-    stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     setup_seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     device: str = "none"
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def seconds_per_image(self) -> float:
-        return self.seconds / self.rendered if self.rendered else 0.0
+        """Rendering wall time per image, without the one-off setup."""
+        return (self.seconds - self.setup_seconds) / self.rendered if self.rendered else 0.0
 
 
-ProgressFn = Callable[[int, int], None]
+@dataclass
+class _Job:
+    """Everything one run needs while it renders scene after scene."""
+
+    loaded: LoadedScenario
+    assets: list[list[Asset]]
+    dataset: Dataset
+    seed: int
+    categories: dict[str, int]
+    identity: dict[str, Any]
+    records: dict[int, dict[str, Any]]
+    summary: RunSummary
+    session: Any = None  # blender.session.RenderSession, imported lazily
+    provenance: dict[str, Any] = field(default_factory=dict)
+    last_coco_write: float = float("-inf")
+
+    def write_coco(self, force: bool = False) -> None:
+        if force or time.monotonic() - self.last_coco_write >= COCO_WRITE_INTERVAL_S:
+            self.dataset.write_coco(self.records, self.categories, self.identity)
+            self.last_coco_write = time.monotonic()
 
 
 def render_dataset(config: Path, output: Path, count: int, start: int = 0, seed: int = 0,
                    overrides: tuple[str, ...] = (), on_progress: ProgressFn | None = None,
-                   on_total: Callable[[int], None] | None = None) -> RunSummary:
+                   on_total: Callable[[int], None] | None = None,
+                   stop_requested: Callable[[], str | None] = lambda: None) -> RunSummary:
     """Render images ``start .. start+count-1`` of the run (config, seed) into ``output``.
 
-    Images already complete in ``output`` are skipped; ``coco.json`` is rebuilt at the end.
+    Complete images already in ``output`` are skipped. ``coco.json`` is rewritten from the
+    per-image records after scenes (at most every ``COCO_WRITE_INTERVAL_S``) and at the end.
+    ``stop_requested`` is polled between scenes; a reason it returns ends the run with ``Stopped``.
     """
     t0 = time.perf_counter()
     loaded = load_scenario(config, overrides)
     sc = loaded.scenario
     assets = resolve_assets(loaded)
     categories = category_ids(loaded, assets)
-    dataset = Dataset(output, image_suffix=f".{sc.render.image_format}")
+    identity = {"config_sha256": loaded.sha256, "run_seed": seed, "categories": categories,
+                "image_suffix": f".{sc.render.image_format}",
+                "inputs": {"scene": tree_sha256(loaded.resolve(sc.scene)),
+                           "assets": {a.name: a.sha256 for group in assets for a in group}},
+                "config": sc.model_dump(mode="json"), "config_path": str(loaded.path)}
+    dataset = Dataset(output, image_suffix=identity["image_suffix"])
     dataset.check_writable()
     dataset.remove_stale_temp_files()
-    todo = dataset.missing(range(start, start + count))
+    records, broken = dataset.load_records()
+    requested = range(start, start + count)
+    todo = [i for i in requested if i not in records]
     summary = RunSummary(output=dataset.root, requested=count, skipped=count - len(todo))
+    summary.warnings += [f"{p}: unreadable meta file; the image is re-rendered if requested, and "
+                         "left out of coco.json otherwise" for p in broken]
+    job = _Job(loaded, assets, dataset, seed, categories, identity, records, summary)
     if on_total:
         on_total(len(todo))
-    session = None
     try:
-        try:
-            provenance: dict = {}
-            if todo:
-                from bproc_factory.blender.session import RenderSession, versions
-
-                session = RenderSession(loaded.resolve(sc.scene), sc.render, sc.camera.clip_m)
-                check_fit(loaded, assets, session.info)
-                summary.device = session.device
-                provenance = {"config_sha256": loaded.sha256, "bproc_factory": __version__,
-                              **versions(), "render_device": session.device}
-            dataset.claim({"config_sha256": loaded.sha256, "run_seed": seed,
-                           "categories": categories, "image_suffix": dataset.image_suffix,
-                           "config": sc.model_dump(mode="json"), "config_path": str(loaded.path)})
-        except BaseException:
-            dataset.discard_if_unused()  # a refused run leaves no empty dataset folder behind
-            raise
+        _start(job, bool(todo))
         summary.setup_seconds = time.perf_counter() - t0
         try:
             for scene, indices in group_by_scene(todo, sc.views_per_scene).items():
-                _render_scene(loaded, assets, session, dataset, seed, scene, indices, categories,
-                              provenance, summary, on_progress)
+                reason = stop_requested()
+                if reason:
+                    raise Stopped(f"{reason}: stopped before scene {scene}")
+                _render_scene(job, scene, indices, on_progress)
+                job.write_coco()
         finally:
-            dataset.write_coco()  # also after a failure: COCO always matches the finished images
+            job.write_coco(force=True)  # also after a failure or interrupt: matches finished images
     finally:
-        if session is not None:
-            session.close()
+        if job.session is not None:
+            job.session.close()
     summary.seconds = time.perf_counter() - t0
     return summary
 
 
-def _render_scene(loaded: LoadedScenario, assets, session, dataset: Dataset, seed: int, scene: int,
-                  indices: list[int], categories: dict[str, int], provenance: dict,
-                  summary: RunSummary, on_progress: ProgressFn | None) -> None:
-    stage = summary.stage_seconds
+def _start(job: _Job, render: bool) -> None:
+    """Open the scene (when there is work), check the fit, and claim the output folder."""
+    try:
+        if render:
+            from bproc_factory.blender.session import RenderSession, versions
+
+            sc = job.loaded.scenario
+            job.session = RenderSession(job.loaded.resolve(sc.scene), sc.render, sc.camera.clip_m)
+            check_fit(job.loaded, job.assets, job.session.info)
+            job.summary.device = job.session.device
+            job.provenance = {"config_sha256": job.loaded.sha256, "bproc_factory": __version__,
+                              **versions(), "render_device": job.session.device}
+        job.dataset.claim(job.identity)
+    except BaseException:
+        job.dataset.discard_if_unused()  # a refused run leaves no empty dataset folder behind
+        raise
+
+
+def _render_scene(job: _Job, scene: int, indices: list[int], on_progress: ProgressFn | None) -> None:
+    stage = job.summary.stage_seconds
     t = time.perf_counter()
-    plan = plan_scene(loaded, assets, session.info, seed, scene, indices)
+    plan = plan_scene(job.loaded, job.assets, job.session.info, job.seed, scene, indices)
     stage["plan"] += time.perf_counter() - t
-    views = session.render(plan, stage)
-    category_of = {o.instance_id: categories[o.category] for o in plan.objects}
-    render_cfg = loaded.scenario.render
+    views = job.session.render(plan, stage)
+    category_of = {o.instance_id: job.categories[o.category] for o in plan.objects}
+    render_cfg = job.loaded.scenario.render
     for view, rendered in zip(plan.views, views):
         t = time.perf_counter()
         anns = annotations(rendered.instances, view.image_index, category_of)
-        meta = image_meta(seed, plan, view, dataset.image_path(view.image_index).name, categories,
-                          anns, provenance)
+        meta = image_meta(job.seed, plan, view, job.dataset.image_path(view.image_index).name,
+                          job.categories, anns, job.provenance)
         rgb8 = linear_to_srgb8(rendered.rgb_linear, render_cfg.exposure_ev)
         stage["labels"] += time.perf_counter() - t
         t = time.perf_counter()
-        dataset.write_image(view.image_index, rgb8, rendered.instances, meta, render_cfg.jpeg_quality)
+        job.dataset.write_image(view.image_index, rgb8, rendered.instances, meta,
+                                render_cfg.jpeg_quality)
+        job.records[view.image_index] = coco_record(meta)
         stage["write"] += time.perf_counter() - t
-        summary.rendered += 1
-        summary.instances += len(anns)
+        job.summary.rendered += 1
+        job.summary.instances += len(anns)
         if on_progress:
-            on_progress(summary.rendered, len(anns))
+            on_progress(job.summary.rendered, len(anns))

@@ -26,9 +26,3 @@ class SceneInfo:
 
     placement_areas: tuple[PlacementArea, ...]
     camera_target: tuple[float, float, float]
-
-    def area(self, name: str | None) -> PlacementArea | None:
-        """The area called ``name``; ``None`` means "the only area" when there is exactly one."""
-        if name is None:
-            return self.placement_areas[0] if len(self.placement_areas) == 1 else None
-        return next((a for a in self.placement_areas if a.name == name), None)

@@ -1,7 +1,8 @@
-"""Seeds derived from (run seed, named key path): no global RNG, any image reproducible alone.
+"""Seeds derived from (entropy, named key path): no global RNG, any image reproducible alone.
 
-Image ``i`` of a run draws from ``SeedSequence(run_seed, spawn_key=("image", i, concern))``
-(strings hashed with CRC-32), so it can be rendered on any worker, in any order.
+A run's seed gives each scene and image its own recorded seed (``seed_int(run_seed, "image", i)``),
+and each concern draws from its own stream of that (``rng_for(image_seed, "camera")``), so an image
+can be rendered on any worker, in any order. String key parts are hashed with CRC-32.
 """
 from __future__ import annotations
 
@@ -20,16 +21,16 @@ def _key_int(part: Key) -> int:
     return int(part)
 
 
-def seed_sequence(run_seed: int, *key: Key) -> np.random.SeedSequence:
-    """The seed sequence for one concern of one run, e.g. ``("scene", 3, "lights")``."""
-    return np.random.SeedSequence(run_seed, spawn_key=tuple(_key_int(k) for k in key))
+def seed_sequence(entropy: int, *key: Key) -> np.random.SeedSequence:
+    """The seed sequence for one key path, e.g. ``(run_seed, "scene", 3)``."""
+    return np.random.SeedSequence(entropy, spawn_key=tuple(_key_int(k) for k in key))
 
 
-def rng_for(run_seed: int, *key: Key) -> np.random.Generator:
-    """A generator for one concern; the same arguments always give the same stream."""
-    return np.random.default_rng(seed_sequence(run_seed, *key))
+def rng_for(entropy: int, *key: Key) -> np.random.Generator:
+    """A generator for one key path; the same arguments always give the same stream."""
+    return np.random.default_rng(seed_sequence(entropy, *key))
 
 
-def seed_int(run_seed: int, *key: Key) -> int:
-    """A 31-bit integer seed (fits Cycles' seed and JSON) derived from the same key path."""
-    return int(seed_sequence(run_seed, *key).generate_state(1, dtype=np.uint32)[0] >> 1)
+def seed_int(entropy: int, *key: Key) -> int:
+    """A 31-bit integer seed (fits Cycles' seed and JSON) for one key path."""
+    return int(seed_sequence(entropy, *key).generate_state(1, dtype=np.uint32)[0] >> 1)

@@ -1,13 +1,17 @@
 """Dataset folder: atomic writes, resume bookkeeping, run identity, COCO rebuilt from meta."""
 import json
+import os
+import stat
+import time
 
 import numpy as np
 import pytest
 
-from bproc_factory.dataset import Dataset, DatasetError, atomic_write_bytes
+from bproc_factory.dataset import STALE_TEMP_AGE_S, Dataset, DatasetError, atomic_write_bytes
 from bproc_factory.labels import annotations
 
-IDENTITY = {"config_sha256": "abc", "run_seed": 1, "categories": {"can": 1}, "image_suffix": ".png"}
+IDENTITY = {"config_sha256": "abc", "run_seed": 1, "categories": {"can": 1}, "image_suffix": ".png",
+            "inputs": {"scene": "s1", "assets": {"can": "a1"}}}
 
 
 def write_fake_image(ds: Dataset, i: int) -> None:
@@ -38,27 +42,38 @@ def test_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
     assert path.read_bytes() == b"old" and list(tmp_path.iterdir()) == [path]
 
 
-def test_an_image_counts_as_complete_only_with_all_three_files(tmp_path):
+def test_an_image_is_complete_only_with_all_three_files_and_readable_meta(tmp_path):
     ds = Dataset(tmp_path)
     ds.check_writable()
-    write_fake_image(ds, 0)
-    write_fake_image(ds, 1)
+    for i in range(4):
+        write_fake_image(ds, i)
     ds.mask_path(1).unlink()
-    assert ds.missing(range(3)) == [1, 2]
+    ds.meta_path(2).write_text("")  # e.g. a zero-length file after a power cut
+    records, broken = ds.load_records()
+    assert sorted(records) == [0, 3]
+    assert broken == [ds.meta_path(2)]
 
 
-def test_coco_is_rebuilt_from_complete_images_only(tmp_path):
+def test_coco_is_written_from_the_records_it_is_given(tmp_path):
     ds = Dataset(tmp_path)
     ds.check_writable()
-    ds.claim(IDENTITY)
     for i in (0, 1, 2):
         write_fake_image(ds, i)
     ds.image_path(2).unlink()
-    coco = ds.write_coco()
+    records, _ = ds.load_records()
+    ds.write_coco(records, IDENTITY["categories"], IDENTITY)
+    coco = json.loads((tmp_path / "coco.json").read_text())
     assert [im["id"] for im in coco["images"]] == [0, 1]
     assert [a["id"] for a in coco["annotations"]] == [1, 10001]
     assert coco["categories"] == [{"id": 1, "name": "can", "supercategory": "can"}]
-    assert json.loads((tmp_path / "coco.json").read_text()) == coco
+    assert coco["info"]["config_sha256"] == "abc"
+
+
+def test_written_files_follow_the_umask_not_mkstemps_0600(tmp_path):
+    umask = os.umask(0)
+    os.umask(umask)
+    atomic_write_bytes(tmp_path / "f", b"x")
+    assert stat.S_IMODE((tmp_path / "f").stat().st_mode) == 0o666 & ~umask != 0o600
 
 
 def test_a_folder_from_another_run_is_refused(tmp_path):
@@ -68,14 +83,22 @@ def test_a_folder_from_another_run_is_refused(tmp_path):
     ds.claim(dict(IDENTITY))
     with pytest.raises(DatasetError, match="different run_seed"):
         ds.claim({**IDENTITY, "run_seed": 2})
+    changed_asset = {**IDENTITY, "inputs": {"scene": "s1", "assets": {"can": "a2"}}}
+    with pytest.raises(DatasetError, match=r"different inputs \(assets: can: a1 vs a2\)"):
+        ds.claim(changed_asset)
 
 
-def test_stale_temp_files_of_a_killed_run_are_removed(tmp_path):
+def test_stale_temp_files_of_a_killed_run_are_removed_but_not_live_ones(tmp_path):
     ds = Dataset(tmp_path)
     ds.check_writable()
-    (tmp_path / "images" / ".000003.png.abc.tmp").write_bytes(b"partial")
+    stale = tmp_path / "images" / ".000003.png.abc.tmp"
+    live = tmp_path / "images" / ".000004.png.def.tmp"
+    stale.write_bytes(b"partial")
+    live.write_bytes(b"being written")
+    old = time.time() - STALE_TEMP_AGE_S - 1
+    os.utime(stale, (old, old))
     ds.remove_stale_temp_files()
-    assert list((tmp_path / "images").iterdir()) == []
+    assert list((tmp_path / "images").iterdir()) == [live]
 
 
 def test_unwritable_output_is_reported_with_its_path(tmp_path):

@@ -1,11 +1,16 @@
 """Planning (pure): placement without overlap, determinism per image, fit checks, categories."""
+import shutil
+
 import numpy as np
 import pytest
 from shapely.geometry import MultiPoint, Polygon
 
 from bproc_factory.config.loader import ConfigError, load_scenario
 from bproc_factory.placement import PlacementError
-from bproc_factory.plan import (category_ids, check_fit, group_by_scene, plan_scene, resolve_assets)
+from bproc_factory.assets import resolve_assets
+from bproc_factory.categories import category_ids
+from bproc_factory.fit import check_fit
+from bproc_factory.plan import group_by_scene, plan_scene
 from bproc_factory.scene_info import PlacementArea, SceneInfo
 from conftest import tiny_config, write_config
 
@@ -52,6 +57,15 @@ def test_a_subset_of_views_plans_exactly_like_the_whole_scene(tmp_path):
     assert [lt.sampled for lt in whole.lights] == [lt.sampled for lt in alone.lights]
     assert np.array_equal(whole.views[1].cam_to_world, alone.views[0].cam_to_world)
     assert whole.cycles_seed == alone.cycles_seed
+
+
+def test_duplicate_asset_names_in_one_config_are_refused(tmp_path):
+    twin = tmp_path / "twin"
+    shutil.copytree(tiny_config()["objects"][0]["assets"][0], twin)
+    objects = tiny_config()["objects"]
+    objects[0]["assets"].append(str(twin))
+    with pytest.raises(ConfigError, match="asset name 'soda_can' is also used by"):
+        loaded_with(tmp_path, objects=objects)
 
 
 def test_different_seeds_or_scenes_give_different_plans(tmp_path):

@@ -76,16 +76,17 @@ def test_meta_categories_agree_with_coco(rendered):
         assert obj["visible_pixels"] == ann["area"]
 
 
-def test_rendering_one_index_alone_reproduces_it_exactly(rendered, tmp_path):
+@pytest.mark.parametrize("index", [2, 3])  # frame 0 and frame 1 of scene 1 in the full run
+def test_rendering_one_index_alone_reproduces_it_exactly(rendered, tmp_path, index):
     config = write_config(tmp_path, tiny_config())
-    cli("render", config, "-o", tmp_path / "alone", "--start", "2", "-n", "1", "--seed", "7", "-q", check=True)
     alone = tmp_path / "alone"
-    for sub in ("images", "masks", "meta"):
-        name = "000002.json" if sub == "meta" else "000002.png"
+    cli("render", config, "-o", alone, "--start", str(index), "-n", "1", "--seed", "7", "-q", check=True)
+    for sub, suffix in (("images", "png"), ("masks", "png"), ("meta", "json")):
+        name = f"{index:06d}.{suffix}"
         assert (alone / sub / name).read_bytes() == (rendered / sub / name).read_bytes(), sub
     full = json.loads((rendered / "coco.json").read_text())
     single = json.loads((alone / "coco.json").read_text())
-    assert single["annotations"] == [a for a in full["annotations"] if a["image_id"] == 2]
+    assert single["annotations"] == [a for a in full["annotations"] if a["image_id"] == index]
     assert single["categories"] == full["categories"]
 
 
@@ -125,46 +126,67 @@ def test_masks_match_the_recorded_camera_and_object_poses(tmp_path, pedestal_sce
     assert min(ious) >= 0.975, ious
 
 
-def test_killed_run_keeps_finished_images_and_resumes_only_the_rest(tmp_path):
-    config = write_config(tmp_path, tiny_config(views_per_scene=1))
-    out = tmp_path / "out"
-    cli("render", config, "-o", out, "-n", "1", "--seed", "5", "-q", check=True)
-    first = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    env = {**os.environ}
-    slow = ["--set", "render.samples=256", "--set", "camera.resolution=[160,120]",
-            "--set", "camera.K={fx: 170, fy: 170, cx: 79.5, cy: 59.5}"]
-    # A different config may not share the folder; so the slow run writes its own dataset.
-    slow_out = tmp_path / "slow"
-    proc = subprocess.Popen([sys.executable, "-m", "bproc_factory", "render", str(config), "-o", str(slow_out),
-                             "-n", "5", "--seed", "5", "-q", *slow], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+SLOW = ["--set", "render.samples=96", "--set", "render.noise_threshold=0",
+        "--set", "camera.resolution=[160,120]", "--set", "camera.K={fx: 170, fy: 170, cx: 79.5, cy: 59.5}"]
+
+
+def start_render(config: Path, out: Path, count: int) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "bproc_factory", "render", str(config), "-o", str(out),
+                             "-n", str(count), "--seed", "5", "-q", *SLOW],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_images(proc: subprocess.Popen, out: Path, at_least: int) -> None:
     deadline = time.time() + 300
-    while not (slow_out / "meta" / "000001.json").exists():
-        assert proc.poll() is None, "the run ended before it could be killed"
+    while not (out / "meta").exists() or len(complete_images(out)) < at_least:
+        assert proc.poll() is None, "the run ended before it could be stopped"
         assert time.time() < deadline
         time.sleep(0.02)
+
+
+def complete_images(out: Path) -> list[int]:
+    return sorted(int(p.stem) for p in (out / "meta").glob("*.json"))
+
+
+def assert_consistent(out: Path) -> list[int]:
+    """Every listed image is complete, its files decode, and coco.json agrees with the masks."""
+    coco = json.loads((out / "coco.json").read_text())
+    listed = [im["id"] for im in coco["images"]]
+    for i in listed:
+        mask = read_mask(out / "masks" / f"{i:06d}.png")
+        assert cv2.imread(str(out / "images" / f"{i:06d}.png")).shape == (120, 160, 3)
+        anns = [a for a in coco["annotations"] if a["image_id"] == i]
+        assert sorted(a["instance_id"] for a in anns) == sorted(int(v) for v in np.unique(mask) if v)
+        assert json.loads((out / "meta" / f"{i:06d}.json").read_text())["annotations"] == anns
+    assert not list(out.rglob("*.tmp"))
+    return listed
+
+
+def test_terminated_killed_and_resumed_runs_keep_every_finished_image(tmp_path):
+    config = write_config(tmp_path, tiny_config(views_per_scene=1))
+    out = tmp_path / "out"
+
+    proc = start_render(config, out, 6)  # SIGTERM (schedulers, timeout) stops in good order
+    wait_for_images(proc, out, 1)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143 and "finished images are kept" in stderr
+    done = complete_images(out)
+    assert 1 <= len(done) < 6 and assert_consistent(out) == done
+
+    proc = start_render(config, out, 6)  # SIGKILL gives no chance to clean up
+    wait_for_images(proc, out, len(done) + 1)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    done = sorted(p.stem for p in (slow_out / "meta").glob("*.json"))
-    assert 2 <= len(done) < 5
-    before = {}
-    for stem in done:
-        meta = json.loads((slow_out / "meta" / f"{stem}.json").read_text())
-        image = cv2.imread(str(slow_out / "images" / f"{stem}.png"))
-        mask = read_mask(slow_out / "masks" / f"{stem}.png")
-        assert image.shape == (120, 160, 3) and mask.shape == (120, 160)
-        assert sorted(a["instance_id"] for a in meta["annotations"]) == sorted(int(v) for v in np.unique(mask) if v)
-        before[stem] = (slow_out / "images" / f"{stem}.png").stat().st_mtime_ns
-    assert not (slow_out / "coco.json").exists() or json.loads((slow_out / "coco.json").read_text())
-    result = cli("render", config, "-o", slow_out, "-n", "5", "--seed", "5", *slow, check=True)
-    assert f"{len(done)} already complete" in result.stdout
-    for stem, mtime in before.items():
-        assert (slow_out / "images" / f"{stem}.png").stat().st_mtime_ns == mtime
-    coco = json.loads((slow_out / "coco.json").read_text())
-    assert [im["id"] for im in coco["images"]] == [0, 1, 2, 3, 4]
-    assert not list(slow_out.rglob("*.tmp"))
-    # the first dataset was never touched
-    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == first
+    killed = complete_images(out)
+    assert len(killed) > len(done)
+    assert set(assert_consistent(out)) <= set(killed)
+    mtimes = {i: (out / "images" / f"{i:06d}.png").stat().st_mtime_ns for i in killed}
+
+    result = cli("render", config, "-o", out, "-n", "6", "--seed", "5", *SLOW, check=True)
+    assert f"{len(killed)} already complete" in result.stdout
+    assert all((out / "images" / f"{i:06d}.png").stat().st_mtime_ns == t for i, t in mtimes.items())
+    assert assert_consistent(out) == [0, 1, 2, 3, 4, 5]
 
 
 def test_rerunning_a_finished_command_renders_nothing(rendered, tmp_path):

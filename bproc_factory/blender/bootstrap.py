@@ -25,7 +25,7 @@ def import_blenderproc(temp_dir: str) -> ModuleType:
     if "bproc" in _state:
         _set_temp_dir(temp_dir)
         return _state["bproc"]
-    # OpenCV must see this before its first import for BlenderProc's EXR read-back to work.
+    # OpenCV reads this flag when it first decodes an EXR; BlenderProc's and our read-back need it.
     os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
     import bpy  # noqa: F401  (bpy must be imported before BlenderProc's modules)
 

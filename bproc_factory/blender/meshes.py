@@ -5,7 +5,6 @@ the file's coordinates for every format, so ``obj_to_world`` is the object's who
 """
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import bpy
@@ -113,6 +112,3 @@ def _pbr_factors(tm: trimesh.Trimesh) -> tuple[list[float], float, float]:
 def _srgb_to_linear(c: float) -> float:
     return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
 
-
-def new_texture_dir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="bpf_textures_"))

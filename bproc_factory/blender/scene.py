@@ -17,16 +17,13 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.ops import unary_union
 
 from bproc_factory.blender.console import stdout_to
+from bproc_factory.errors import SceneError
 from bproc_factory.scene_info import PlacementArea, SceneInfo
 
 PLACEMENT_COLLECTION = "bpf_placement"
 CAMERA_TARGET_COLLECTION = "bpf_camera_target"
 _UP_COS = float(np.cos(np.radians(5.0)))
 _LEVEL_TOLERANCE_M = 0.002
-
-
-class SceneError(RuntimeError):
-    """The scene file cannot be used; the message names the file and what is wrong."""
 
 
 def open_scene(path: Path) -> None:

@@ -5,6 +5,7 @@ for all its views, and removed again, so the .blend file is opened only once per
 """
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -24,15 +25,14 @@ from mathutils import Matrix  # noqa: E402
 from bproc_factory.blender.console import stdout_to  # noqa: E402
 from bproc_factory.blender.meshes import MeshLibrary  # noqa: E402
 from bproc_factory.blender.scene import make_environment_background, open_scene, read_scene_info  # noqa: E402
+from bproc_factory.camera import opencv_to_blender  # noqa: E402
 from bproc_factory.config.scenario import RenderConfig  # noqa: E402
 from bproc_factory.plan import LightPlan, ScenePlan  # noqa: E402
+from bproc_factory.errors import RenderError  # noqa: E402
 from bproc_factory.scene_info import SceneInfo  # noqa: E402
 
 GENERATED_COLLECTION = "bpf_generated"
-
-
-class RenderError(RuntimeError):
-    """Blender failed to render a scene; the message carries the end of its console log."""
+WORK_PREFIX = "bpf_render_"
 
 
 @dataclass(frozen=True)
@@ -55,23 +55,28 @@ class RenderSession:
                  log_path: Path | None = None) -> None:
         self.scene_path = scene_path
         self._clip_m = clip_m
-        self._work = Path(tempfile.mkdtemp(prefix="bpf_render_"))
+        remove_dead_work_dirs()
+        self._work = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}_"))
         self._log_path = log_path or self._work / "blender.log"
-        import_blenderproc(str(self._work))
-        with self.quiet():
-            open_scene(scene_path)
-            self.info: SceneInfo = read_scene_info(scene_path)
-            make_environment_background()
-            _ensure_camera()
-            _reset_frames()
-            init_renderer()
-            bproc.renderer.set_render_devices(use_only_cpu=True)
-        self.device = "CPU"
-        self._configure(render)
-        self._meshes = MeshLibrary(self._work)
-        self._collection = bpy.data.collections.new(GENERATED_COLLECTION)
-        bpy.context.scene.collection.children.link(self._collection)
-        self._world_defaults = self._world_state()
+        try:
+            import_blenderproc(str(self._work))
+            with self.quiet():
+                open_scene(scene_path)
+                self.info: SceneInfo = read_scene_info(scene_path)
+                make_environment_background()
+                _use_factory_camera()
+                _reset_frames()
+                init_renderer()
+                bproc.renderer.set_render_devices(use_only_cpu=True)
+            self.device = "CPU"
+            self._configure(render)
+            self._meshes = MeshLibrary(self._work)
+            self._collection = bpy.data.collections.new(GENERATED_COLLECTION)
+            bpy.context.scene.collection.children.link(self._collection)
+            self._world_defaults = self._world_state()
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         shutil.rmtree(self._work, ignore_errors=True)
@@ -173,19 +178,14 @@ class RenderSession:
             self._collection.objects.link(blender_obj)
             mesh_obj.set_local2world_mat(Matrix(obj.obj_to_world.tolist()))
             blender_obj.pass_index = obj.instance_id
-            mesh_obj.set_cp("category_id", obj.instance_id)
         for k, light in enumerate(plan.lights):
             self._add_light(k, light)
         self._apply_world(plan.world)
         bpy.context.scene.cycles.seed = plan.cycles_seed
-        first = plan.views[0]
+        first = plan.views[0]  # intrinsics are per config, so shared by the views of a scene
         bproc.camera.set_intrinsics_from_K_matrix(first.K, first.width, first.height, *self._clip_m)
         for frame, view in enumerate(plan.views):
-            if not (np.array_equal(view.K, first.K) and (view.width, view.height) ==
-                    (first.width, first.height)):
-                raise ValueError("views of one scene must share intrinsics")
-            bproc.camera.add_camera_pose(
-                (view.cam_to_world @ np.diag([1.0, -1.0, -1.0, 1.0])).tolist(), frame=frame)
+            bproc.camera.add_camera_pose(opencv_to_blender(view.cam_to_world).tolist(), frame=frame)
         _unit_scale(bpy.context.scene.camera)
 
     def _add_light(self, k: int, plan: LightPlan) -> None:
@@ -249,13 +249,31 @@ class RenderSession:
             background.inputs["Strength"].default_value = self._world_defaults[1]
 
 
-def _ensure_camera() -> None:
-    """The open scene's camera, or a new one when the designer left none."""
+def _use_factory_camera() -> None:
+    """Render through a new plain perspective camera: a designer's camera may carry a parent,
+    constraints, depth of field or another rotation mode, any of which would break K and pose."""
     scene = bpy.context.scene
-    if scene.camera is None:
-        cam = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
-        scene.collection.objects.link(cam)
-        scene.camera = cam
+    cam = bpy.data.objects.new("bpf_camera", bpy.data.cameras.new("bpf_camera"))
+    scene.collection.objects.link(cam)
+    scene.camera = cam
+
+
+def remove_dead_work_dirs() -> None:
+    """Delete work folders of sessions whose process is gone (killed runs cannot clean up)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{WORK_PREFIX}*_*"):
+        pid = folder.name[len(WORK_PREFIX):].split("_", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _unit_scale(obj: bpy.types.Object) -> None:

@@ -7,18 +7,15 @@ In YAML a distribution is a plain number (a constant) or a one-key mapping:
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Union
 
 import numpy as np
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field,
-                      Tag, model_validator)
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Discriminator, Field, Tag, model_validator
+
+from bproc_factory.config.base import StrictModel
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
-
-class Constant(_Strict):
+class Constant(StrictModel):
     """Always the same value."""
 
     constant: float
@@ -27,7 +24,7 @@ class Constant(_Strict):
         return (self.constant, self.constant)
 
 
-class Uniform(_Strict):
+class Uniform(StrictModel):
     """Uniform on ``[lo, hi]`` (inclusive integer range where an integer is wanted)."""
 
     uniform: tuple[float, float]
@@ -42,12 +39,12 @@ class Uniform(_Strict):
         return self.uniform
 
 
-class NormalParams(_Strict):
+class NormalParams(StrictModel):
     mean: float
     std: float = Field(ge=0)
 
 
-class Normal(_Strict):
+class Normal(StrictModel):
     """Normal distribution, clipped to ``[min, max]`` when those are given."""
 
     normal: NormalParams
@@ -66,7 +63,7 @@ class Normal(_Strict):
         return (lo, hi)
 
 
-class Choice(_Strict):
+class Choice(StrictModel):
     """One of the listed values, optionally weighted."""
 
     choice: list[float] = Field(min_length=1)
@@ -85,14 +82,14 @@ class Choice(_Strict):
         return (min(self.choice), max(self.choice))
 
 
-_KINDS = ("constant", "uniform", "normal", "choice")
+KINDS = ("constant", "uniform", "normal", "choice")
 
 
 def _kind(value: Any) -> str | None:
     if isinstance(value, BaseModel):
         return type(value).__name__.lower()
     if isinstance(value, dict):
-        found = [k for k in _KINDS if k in value]
+        found = [k for k in KINDS if k in value]
         return found[0] if len(found) == 1 else None
     return None
 
@@ -162,10 +159,3 @@ def sample_int(dist: Distribution, rng: np.random.Generator) -> int:
         return int(rng.integers(int(dist.uniform[0]), int(dist.uniform[1]) + 1))
     return int(round(sample(dist, rng)))
 
-
-def upper_bound(dist: Distribution) -> float:
-    """Largest value ``dist`` can produce."""
-    return dist.support()[1]
-
-
-DistributionKind = Literal["constant", "uniform", "normal", "choice"]

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from bproc_factory.config.distributions import KINDS
 from bproc_factory.config.scenario import Scenario
 
 
@@ -88,7 +89,7 @@ def config_sha256(scenario: Scenario) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-_TAGS = {"constant", "uniform", "normal", "choice"}
+_TAGS = set(KINDS)  # pydantic names union members by these tags in error locations
 
 
 def format_loc(loc: tuple[Any, ...]) -> str:

@@ -7,8 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from bproc_factory.config.base import StrictModel
 from bproc_factory.config.distributions import Distribution, Uniform, bounded
 
 MAX_INSTANCES_PER_IMAGE = 9999  # annotation id = image id * 10000 + instance id
@@ -17,10 +18,6 @@ NonNegative = Annotated[Distribution, bounded(ge=0)]
 Positive = Annotated[Distribution, bounded(gt=0)]
 Count = Annotated[Distribution, bounded(ge=0, le=MAX_INSTANCES_PER_IMAGE, integer=True)]
 Angle = Distribution
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
 def _existing(path: str, info: ValidationInfo, kind: str) -> str:
