@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -176,15 +175,10 @@ def main() -> None:
     """Console entry point. Exits with ``os._exit`` once ``bpy`` is loaded: the bpy wheel can crash
     in its C++ static destructors after Python has shut down, turning success into a segfault."""
     try:
-        code = app(standalone_mode=False)
-    except typer.Exit as exc:
-        code = exc.exit_code
-    except click.ClickException as exc:  # usage errors carry their own exit code
-        exc.show()
-        code = exc.exit_code
-    except click.exceptions.Abort:  # Ctrl-C outside a render
-        code = 130
-    code = int(code or 0)
+        app()  # standalone mode: prints usage errors itself and ends with SystemExit
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     if "bpy" in sys.modules:
         shutil.rmtree(sys.modules["bpy"].app.tempdir, ignore_errors=True)  # os._exit skips it
         sys.stdout.flush()
