@@ -1,13 +1,14 @@
-"""The ``bproc-factory`` command line: render, check and schema (a thin layer over the library)."""
+"""The ``bproc-factory`` command line: a thin layer over the library."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -20,28 +21,59 @@ from bproc_factory import __version__
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
                   help="Synthetic-data factory: scenario YAML -> Cycles renders with exact instance "
                        "masks and COCO labels.")
+export_app = typer.Typer(no_args_is_help=True, help="Export a dataset to another training format.")
+app.add_typer(export_app, name="export")
 err = Console(stderr=True)
 out = Console()
 
 ConfigArg = Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)]
+DatasetArg = Annotated[Path, typer.Argument(help="Dataset folder (written by render or merge).",
+                                            show_default=False)]
 SetOpt = Annotated[Optional[list[str]], typer.Option(
     "--set", help="Override a config value: key.path=value (YAML), e.g. render.samples=16 or "
                   "objects[0].count={uniform: [1, 3]}. Repeatable.")]
+SeedOpt = Annotated[int, typer.Option(min=0, help="Run seed: image i depends only on (config, seed, i).")]
 
 
-def _user_errors() -> tuple[type[Exception], ...]:
-    """Errors caused by the user's input: reported as one message with exit code 2."""
-    from bproc_factory.config.loader import ConfigError
-    from bproc_factory.dataset import DatasetError
-    from bproc_factory.placement import PlacementError
-    from bproc_factory.errors import SceneError
-
-    return ConfigError, DatasetError, PlacementError, SceneError
+def _say(text: str) -> None:
+    out.print(text, highlight=False, soft_wrap=True, markup=False)
 
 
 def _fail(exc: BaseException, code: int = 2) -> None:
     err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _errors_reported(progress: Progress | None = None, stop: "_StopOnSignal | None" = None) -> Iterator[None]:
+    """Turn the library's errors into one-paragraph messages and exit codes: 2 for bad input,
+    1 for a failed render, 130/143 for a requested stop."""
+    from bproc_factory.config.loader import ConfigError
+    from bproc_factory.dataset import DatasetError
+    from bproc_factory.errors import RenderError, SceneError, Stopped
+    from bproc_factory.merge import MergeError
+    from bproc_factory.placement import PlacementError
+    from bproc_factory.qa.records import NotADatasetError
+
+    try:
+        yield
+    except (ConfigError, DatasetError, PlacementError, SceneError, MergeError, NotADatasetError,
+            FileExistsError) as exc:
+        _stop(progress)
+        _fail(exc)
+    except RenderError as exc:
+        _stop(progress)
+        _fail(exc, code=1)
+    except (Stopped, KeyboardInterrupt) as exc:
+        _stop(progress)
+        err.print(f"{exc or 'interrupted'}; finished images are kept and listed in coco.json; "
+                  "re-run the same command to render the rest", highlight=False)
+        raise typer.Exit(143 if stop is not None and stop.reason == "terminated" else 130) from None
+
+
+def _stop(progress: Progress | None) -> None:
+    if progress is not None:
+        progress.stop()
 
 
 class _StopOnSignal:
@@ -65,26 +97,15 @@ class _StopOnSignal:
         return self.reason
 
 
-@app.command()
-def render(config: ConfigArg,
-           output: Annotated[Path, typer.Option("-o", "--output", help="Dataset folder to write.")],
-           count: Annotated[int, typer.Option("-n", "--count", min=1, help="Number of images.")],
-           seed: Annotated[int, typer.Option(min=0, help="Run seed: image i depends only on "
-                                                         "(config, seed, i).")] = 0,
-           start: Annotated[int, typer.Option(min=0, help="First global image index.")] = 0,
-           set_: SetOpt = None,
-           quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
-    """Render images START..START+COUNT-1 into OUTPUT; complete images already there are skipped."""
-    from bproc_factory.errors import RenderError, Stopped
-    from bproc_factory.runner import render_dataset
-
-    progress = Progress(TextColumn("[bold]rendering"), BarColumn(), MofNCompleteColumn(),
+def _render_progress(quiet: bool, label: str) -> tuple[Progress, dict]:
+    """A progress bar shown only once the run knows how many images it will render."""
+    progress = Progress(TextColumn(f"[bold]{escape(label)}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[instances]} instances"), TimeElapsedColumn(),
                         TextColumn("ETA"), TimeRemainingColumn(), console=err, disable=quiet)
-    task = progress.add_task("render", total=count, instances=0, start=False)
+    task = progress.add_task("render", total=1, instances=0, start=False)
     totals = {"instances": 0}
 
-    def on_total(todo: int) -> None:  # called once the config is valid: only then show the bar
+    def on_total(todo: int) -> None:
         progress.update(task, total=todo)
         progress.start_task(task)
         progress.start()
@@ -93,29 +114,50 @@ def render(config: ConfigArg,
         totals["instances"] += instances
         progress.update(task, completed=done, instances=totals["instances"])
 
+    return progress, {"on_total": on_total, "on_progress": on_progress}
+
+
+@app.command()
+def render(config: ConfigArg,
+           output: Annotated[Path, typer.Option("-o", "--output", help="Dataset folder to write.")],
+           count: Annotated[int, typer.Option("-n", "--count", min=1, help="Number of images.")],
+           seed: SeedOpt = 0,
+           start: Annotated[int, typer.Option(min=0, help="First global image index.")] = 0,
+           set_: SetOpt = None,
+           sweep: Annotated[Optional[list[str]], typer.Option(
+               help="Render the same images once per value, as subsets OUTPUT/key=value: "
+                    "key.path=v1,v2,... Repeatable (cartesian product).")] = None,
+           quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
+    """Render images START..START+COUNT-1 into OUTPUT; complete images already there are skipped."""
+    from bproc_factory.dataset import atomic_write_bytes
+    from bproc_factory.runner import render_dataset
+    from bproc_factory.sweep import Subset, subsets, sweep_index
+
     stop = _StopOnSignal()
-    try:
-        summary = render_dataset(config, output, count, start=start, seed=seed,
-                                 overrides=tuple(set_ or ()), on_progress=on_progress,
-                                 on_total=on_total, stop_requested=stop)
-    except _user_errors() as exc:
+    with _errors_reported(stop=stop):
+        runs: list[Subset | None] = list(subsets(sweep)) if sweep else [None]
+    summaries = {}
+    for subset in runs:
+        target = output / subset.name if subset else output
+        progress, callbacks = _render_progress(quiet, subset.name if subset else "rendering")
+        with _errors_reported(progress, stop):
+            summary = render_dataset(config, target, count, start=start, seed=seed,
+                                     overrides=tuple(set_ or ()) + (subset.overrides if subset else ()),
+                                     stop_requested=stop, subset=subset.record() if subset else None,
+                                     **callbacks)
         progress.stop()
-        _fail(exc)
-    except RenderError as exc:
-        progress.stop()
-        _fail(exc, code=1)
-    except (Stopped, KeyboardInterrupt) as exc:
-        progress.stop()
-        err.print(f"{exc or 'interrupted'}; finished images are kept and listed in coco.json; "
-                  "re-run the same command to render the rest", highlight=False)
-        raise typer.Exit(143 if stop.reason == "terminated" else 130) from None
-    progress.stop()
-    for warning in summary.warnings:
-        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
-    skipped = f", {summary.skipped} already complete" if summary.skipped else ""
-    out.print(f"Rendered {summary.rendered} images ({summary.instances} instances{skipped}) in "
-              f"{summary.seconds:.1f} s, {summary.seconds_per_image:.2f} s/image on "
-              f"{summary.device} -> {summary.output}", highlight=False, soft_wrap=True)
+        for warning in summary.warnings:
+            err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+        skipped = f", {summary.skipped} already complete" if summary.skipped else ""
+        _say(f"Rendered {summary.rendered} images ({summary.instances} instances{skipped}) in "
+             f"{summary.seconds:.1f} s, {summary.seconds_per_image:.2f} s/image on {summary.device} "
+             f"-> {summary.output}")
+        if subset:
+            summaries[subset.name] = summary
+    if sweep:
+        index, sheet = sweep_index(runs, summaries)
+        atomic_write_bytes(output / "sweep.json", (json.dumps(index, indent=1) + "\n").encode())
+        atomic_write_bytes(output / "DATASET.md", sheet.encode())
 
 
 @app.command()
@@ -129,7 +171,7 @@ def check(config: ConfigArg, set_: SetOpt = None,
     from bproc_factory.fit import check_fit
     from bproc_factory.plan import plan_scene
 
-    try:
+    with _errors_reported():
         loaded = load_scenario(config, tuple(set_ or ()))
         assets = resolve_assets(loaded)
         categories = category_ids(loaded, assets)
@@ -140,12 +182,104 @@ def check(config: ConfigArg, set_: SetOpt = None,
         v = loaded.scenario.views_per_scene
         for s in range(scenes):
             plan_scene(loaded, assets, info, 0, s, list(range(s * v, s * v + v)))
-    except _user_errors() as exc:
-        _fail(exc)
     areas = ", ".join(f"{a.name} ({a.size_xy[0]:.2f} x {a.size_xy[1]:.2f} m)" for a in info.placement_areas)
-    out.print(f"OK {loaded.path}\n  scene: {loaded.resolve(loaded.scenario.scene)}\n"
-              f"  placement areas: {areas}\n  categories: {categories}\n"
-              f"  config sha256: {loaded.sha256}", highlight=False, soft_wrap=True)
+    _say(f"OK {loaded.path}\n  scene: {loaded.resolve(loaded.scenario.scene)}\n"
+         f"  placement areas: {areas}\n  categories: {categories}\n  config sha256: {loaded.sha256}")
+
+
+@app.command()
+def validate(dataset: DatasetArg,
+             workers: Annotated[Optional[int], typer.Option(min=1, help="Processes (default: CPUs).")] = None,
+             limit: Annotated[int, typer.Option(min=1, help="Problems to print at most.")] = 50) -> None:
+    """Check a dataset against its contract; exit 1 and list the problems (file and id) if any."""
+    import time
+
+    from bproc_factory.qa.validate import validate as run_validate
+
+    t0 = time.perf_counter()
+    report = run_validate(dataset, workers)
+    seconds = time.perf_counter() - t0
+    if report.ok:
+        _say(f"OK {dataset}: {report.images} images, {report.annotations} annotations checked in {seconds:.1f} s")
+        return
+    for problem in report.problems[:limit]:
+        err.print(escape(str(problem)), highlight=False, soft_wrap=True)
+    more = f" (first {limit} shown)" if len(report.problems) > limit else ""
+    err.print(f"[bold red]{len(report.problems)} problems[/] in {escape(str(dataset))}{more}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def report(dataset: DatasetArg,
+           output: Annotated[Path, typer.Option("-o", "--output", help="Report folder to write.")]) -> None:
+    """Write a static HTML report (plots, contact sheets, parameter tables) that opens offline."""
+    from bproc_factory.qa.report import build_report
+
+    with _errors_reported():
+        index = build_report(dataset, output)
+    _say(f"Report -> {index}")
+
+
+@app.command()
+def table(dataset: DatasetArg,
+          output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the tables.")]) -> None:
+    """Write params.{csv,parquet} (one row per image) and instances.{csv,parquet} (one per label)."""
+    from bproc_factory.qa.records import require_dataset
+    from bproc_factory.qa.table import build_tables, write_table
+
+    with _errors_reported():
+        require_dataset(dataset)
+    output.mkdir(parents=True, exist_ok=True)
+    params, instances = build_tables(dataset)
+    paths = write_table(params, output / "params") + write_table(instances, output / "instances")
+    _say(f"{len(params)} images, {len(instances)} instances -> " + ", ".join(str(p) for p in paths))
+
+
+@export_app.command("yolo")
+def export_yolo(dataset: DatasetArg,
+                output: Annotated[Path, typer.Option("-o", "--output", help="New folder for the export.")],
+                task: Annotated[str, typer.Option(help="segment (polygons) or detect (boxes).")] = "segment",
+                val_fraction: Annotated[float, typer.Option(min=0.0, max=1.0,
+                                                            help="Share of scenes in the val split.")] = 0.2,
+                seed: Annotated[int, typer.Option(min=0, help="Split seed.")] = 0) -> None:
+    """Export to Ultralytics YOLO: dataset.yaml, images/ and labels/, split by scene."""
+    from bproc_factory.export.yolo import export_yolo as run_export
+
+    if task not in ("segment", "detect"):
+        _fail(ValueError(f"--task must be segment or detect, not {task!r}"))
+    with _errors_reported():
+        summary = run_export(dataset, output, task, val_fraction, seed)  # type: ignore[arg-type]
+    _say(f"YOLO {task}: {summary.train_images} train + {summary.val_images} val images, "
+         f"{summary.labels} labels -> {summary.output / 'dataset.yaml'}")
+
+
+@app.command()
+def merge(datasets: Annotated[list[Path], typer.Argument(help="Datasets or shards to merge.")],
+          output: Annotated[Path, typer.Option("-o", "--output", help="New folder for the merge.")]) -> None:
+    """Merge datasets or shards without renumbering; refuse conflicting categories or image ids."""
+    from bproc_factory.merge import merge_datasets
+
+    with _errors_reported():
+        summary = merge_datasets(list(datasets), output)
+    dup = f" ({summary.duplicates} duplicates kept once)" if summary.duplicates else ""
+    _say(f"Merged {summary.sources} datasets: {summary.images} images{dup} -> {summary.output}")
+
+
+@app.command()
+def preview(config: ConfigArg,
+            output: Annotated[Path, typer.Option("-o", "--output", help="PNG contact sheet to write.")] =
+            Path("preview.png"),
+            count: Annotated[int, typer.Option("-n", "--count", min=1, help="Images.")] = 6,
+            width: Annotated[int, typer.Option(min=16, help="Image width in pixels (K scaled).")] = 320,
+            samples: Annotated[int, typer.Option(min=1, help="Cycles samples.")] = 8,
+            seed: SeedOpt = 0, set_: SetOpt = None) -> None:
+    """Render a few small, low-sample images and show them with their masks as one PNG."""
+    from bproc_factory.preview import render_preview
+
+    with _errors_reported():
+        summary = render_preview(config, output, count, width, samples, seed, tuple(set_ or ()))
+    _say(f"Preview of {summary.rendered} images ({summary.instances} instances) in "
+         f"{summary.seconds:.1f} s -> {output}")
 
 
 @app.command()
@@ -161,7 +295,7 @@ def schema(asset: Annotated[bool, typer.Option("--asset", help="Print the asset.
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"bproc_factory {__version__}")
+        _say(f"bproc_factory {__version__}")
         raise typer.Exit()
 
 

@@ -63,10 +63,12 @@ def encode_image(array: np.ndarray, suffix: str, jpeg_quality: int = 95) -> byte
 
 
 def coco_record(meta: dict[str, Any]) -> dict[str, Any]:
-    """The part of an image's meta that goes into ``coco.json``."""
+    """What the dataset-level files need of an image's meta: its COCO image entry and annotations
+    (for ``coco.json``), and its provenance and subset (for ``DATASET.md``)."""
     return {"image": {"id": meta["image_index"], "file_name": meta["file_name"],
                       "width": meta["width"], "height": meta["height"]},
-            "annotations": meta["annotations"]}
+            "annotations": meta["annotations"], "provenance": meta.get("provenance", {}),
+            "subset": meta.get("subset")}
 
 
 class Dataset:

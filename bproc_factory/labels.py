@@ -31,8 +31,9 @@ def decode_rle(rle: dict[str, Any]) -> np.ndarray:
 
 def tight_bbox(binary: np.ndarray) -> list[int]:
     """``[x, y, width, height]`` of the mask's pixels (COCO convention, pixel edges)."""
-    ys, xs = np.nonzero(binary)
-    return [int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)]
+    rows = np.flatnonzero(binary.any(axis=1))
+    cols = np.flatnonzero(binary.any(axis=0))
+    return [int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)]
 
 
 def annotations(instances: np.ndarray, image_id: int,

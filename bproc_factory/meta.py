@@ -17,10 +17,11 @@ def _mat(m: np.ndarray) -> list[list[float]]:
 
 def image_meta(run_seed: int, plan: ScenePlan, view: ViewPlan, file_name: str,
                category_ids: dict[str, int], annotations: list[dict[str, Any]],
-               provenance: dict[str, Any]) -> dict[str, Any]:
+               provenance: dict[str, Any], subset: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything needed to trace, re-render or re-label image ``view.image_index``."""
     visible = {a["instance_id"]: a["area"] for a in annotations}
-    return {
+    extra = {"subset": subset} if subset is not None else {}
+    return {**extra,
         "image_index": view.image_index,
         "file_name": file_name,
         "width": view.width,

@@ -15,6 +15,7 @@ from bproc_factory.assets import Asset, resolve_assets, tree_sha256
 from bproc_factory.categories import category_ids
 from bproc_factory.colour import linear_to_srgb8
 from bproc_factory.config.loader import LoadedScenario, load_scenario
+from bproc_factory.datasheet import write_datasheet
 from bproc_factory.dataset import Dataset, coco_record
 from bproc_factory.errors import Stopped
 from bproc_factory.fit import check_fit
@@ -61,25 +62,31 @@ class _Job:
     identity: dict[str, Any]
     records: dict[int, dict[str, Any]]
     summary: RunSummary
+    subset: dict[str, Any] | None
     session: Any = None  # blender.session.RenderSession, imported lazily
     provenance: dict[str, Any] = field(default_factory=dict)
     last_coco_write: float = float("-inf")
 
-    def write_coco(self, force: bool = False) -> None:
-        if force or time.monotonic() - self.last_coco_write >= COCO_WRITE_INTERVAL_S:
+    def write_coco(self, final: bool = False) -> None:
+        """Rewrite coco.json (throttled unless ``final``); the datasheet too when ``final``."""
+        if final or time.monotonic() - self.last_coco_write >= COCO_WRITE_INTERVAL_S:
             self.dataset.write_coco(self.records, self.categories, self.identity)
             self.last_coco_write = time.monotonic()
+        if final:
+            write_datasheet(self.dataset.root, self.identity, self.records)
 
 
 def render_dataset(config: Path, output: Path, count: int, start: int = 0, seed: int = 0,
                    overrides: tuple[str, ...] = (), on_progress: ProgressFn | None = None,
                    on_total: Callable[[int], None] | None = None,
-                   stop_requested: Callable[[], str | None] = lambda: None) -> RunSummary:
+                   stop_requested: Callable[[], str | None] = lambda: None,
+                   subset: dict[str, Any] | None = None) -> RunSummary:
     """Render images ``start .. start+count-1`` of the run (config, seed) into ``output``.
 
     Complete images already in ``output`` are skipped. ``coco.json`` is rewritten from the
     per-image records after scenes (at most every ``COCO_WRITE_INTERVAL_S``) and at the end.
     ``stop_requested`` is polled between scenes; a reason it returns ends the run with ``Stopped``.
+    ``subset`` (a sweep's subset name and values) is recorded in every image's meta.
     """
     t0 = time.perf_counter()
     loaded = load_scenario(config, overrides)
@@ -90,7 +97,10 @@ def render_dataset(config: Path, output: Path, count: int, start: int = 0, seed:
                 "image_suffix": f".{sc.render.image_format}",
                 "inputs": {"scene": tree_sha256(loaded.resolve(sc.scene)),
                            "assets": {a.name: a.sha256 for group in assets for a in group}},
-                "config": sc.model_dump(mode="json"), "config_path": str(loaded.path)}
+                "config": sc.model_dump(mode="json"), "config_path": str(loaded.path),
+                "asset_info": {a.name: {"category": a.category, "source": a.spec.source,
+                                        "license": a.spec.license, "folder": str(a.folder)}
+                               for group in assets for a in group}}
     dataset = Dataset(output, image_suffix=identity["image_suffix"])
     dataset.check_writable()
     dataset.remove_stale_temp_files()
@@ -100,7 +110,7 @@ def render_dataset(config: Path, output: Path, count: int, start: int = 0, seed:
     summary = RunSummary(output=dataset.root, requested=count, skipped=count - len(todo))
     summary.warnings += [f"{p}: unreadable meta file; the image is re-rendered if requested, and "
                          "left out of coco.json otherwise" for p in broken]
-    job = _Job(loaded, assets, dataset, seed, categories, identity, records, summary)
+    job = _Job(loaded, assets, dataset, seed, categories, identity, records, summary, subset)
     if on_total:
         on_total(len(todo))
     try:
@@ -114,7 +124,7 @@ def render_dataset(config: Path, output: Path, count: int, start: int = 0, seed:
                 _render_scene(job, scene, indices, on_progress)
                 job.write_coco()
         finally:
-            job.write_coco(force=True)  # also after a failure or interrupt: matches finished images
+            job.write_coco(final=True)  # also after a failure or interrupt: matches finished images
     finally:
         if job.session is not None:
             job.session.close()
@@ -152,7 +162,7 @@ def _render_scene(job: _Job, scene: int, indices: list[int], on_progress: Progre
         t = time.perf_counter()
         anns = annotations(rendered.instances, view.image_index, category_of)
         meta = image_meta(job.seed, plan, view, job.dataset.image_path(view.image_index).name,
-                          job.categories, anns, job.provenance)
+                          job.categories, anns, job.provenance, job.subset)
         rgb8 = linear_to_srgb8(rendered.rgb_linear, render_cfg.exposure_ev)
         stage["labels"] += time.perf_counter() - t
         t = time.perf_counter()

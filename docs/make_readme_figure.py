@@ -1,46 +1,57 @@
-"""Make ``docs/demo.jpg`` for the README from a rendered dataset: each image beside its labels.
+"""Make the README figures from a rendered dataset: ``docs/demo.jpg`` (images beside their labels)
+and, given its report folder, ``docs/report.jpg`` (a headless-Chromium screenshot of the report).
 
-Usage: ``python docs/make_readme_figure.py OUT/demo [docs/demo.jpg]``
+Usage: ``python docs/make_readme_figure.py OUT/demo [OUT/demo-report]``
 """
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from bproc_factory.qa.records import category_names
+from bproc_factory.qa.sheets import overlay
 
-def labelled(dataset: Path, image_id: int, names: dict[int, str]) -> np.ndarray:
-    """The image with instance masks tinted, outlined and captioned by category."""
-    image = cv2.imread(str(dataset / "images" / f"{image_id:06d}.png"))
-    mask = cv2.imread(str(dataset / "masks" / f"{image_id:06d}.png"), cv2.IMREAD_UNCHANGED)
-    meta = json.loads((dataset / "meta" / f"{image_id:06d}.json").read_text())
-    out = image.copy()
-    palette = np.random.default_rng(1).integers(60, 255, (int(mask.max()) + 1, 3))
-    for ann in meta["annotations"]:
-        binary = mask == ann["instance_id"]
-        colour = [int(c) for c in palette[ann["instance_id"]]]
-        out[binary] = (0.45 * out[binary] + 0.55 * np.array(colour)).astype(np.uint8)
-        contours, _ = cv2.findContours(binary.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-        cv2.drawContours(out, contours, -1, colour, 1)
-        x, y, w, h = ann["bbox"]
-        cv2.rectangle(out, (x, y), (x + w - 1, y + h - 1), (255, 255, 255), 1)
-        cv2.putText(out, names[ann["category_id"]], (x, max(y - 4, 10)), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.45, (255, 255, 255), 1, cv2.LINE_AA)
-    return np.hstack([image, out])
+DOCS = Path(__file__).resolve().parent
 
 
-def main(dataset: Path, target: Path) -> None:
+def demo_figure(dataset: Path, target: Path) -> None:
     coco = json.loads((dataset / "coco.json").read_text())
-    names = {c["id"]: c["name"] for c in coco["categories"]}
-    rows = [labelled(dataset, im["id"], names) for im in coco["images"][:4]]
+    names = category_names(coco)
+    rows = []
+    for im in coco["images"][:4]:
+        image = cv2.imread(str(dataset / "images" / im["file_name"]))
+        mask = cv2.imread(str(dataset / "masks" / f"{im['id']:06d}.png"), cv2.IMREAD_UNCHANGED)
+        anns = [a for a in coco["annotations"] if a["image_id"] == im["id"]]
+        rows.append(np.hstack([image, overlay(image, mask, anns, names)]))
     sheet = np.vstack(rows)
     sheet = cv2.resize(sheet, (sheet.shape[1] // 2, sheet.shape[0] // 2), interpolation=cv2.INTER_AREA)
     cv2.imwrite(str(target), sheet, [cv2.IMWRITE_JPEG_QUALITY, 85])
     print(f"wrote {target}")
 
 
+def report_screenshot(report: Path, target: Path) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        raise SystemExit("needs Debian's chromium for the report screenshot")
+    png = Path(tempfile.mkdtemp()) / "report.png"
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    f"--user-data-dir={tempfile.mkdtemp()}", "--window-size=1280,1700",
+                    f"--screenshot={png}", (report / "index.html").resolve().as_uri()],
+                   check=True, capture_output=True)
+    shot = cv2.imread(str(png))
+    cv2.imwrite(str(target), cv2.resize(shot, (shot.shape[1] * 3 // 4, shot.shape[0] * 3 // 4),
+                                        interpolation=cv2.INTER_AREA), [cv2.IMWRITE_JPEG_QUALITY, 80])
+    print(f"wrote {target}")
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(sys.argv[2]) if len(sys.argv) > 2 else Path(__file__).parent / "demo.jpg")
+    demo_figure(Path(sys.argv[1]), DOCS / "demo.jpg")
+    if len(sys.argv) > 2:
+        report_screenshot(Path(sys.argv[2]), DOCS / "report.jpg")

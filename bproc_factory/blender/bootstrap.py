@@ -69,6 +69,11 @@ def init_renderer() -> None:
     import bpy
     from blenderproc.python.renderer import RendererUtility
 
+    from blenderproc.python.utility.GlobalStorage import GlobalStorage
+
     bpy.context.scene.render.engine = "CYCLES"
     RendererUtility.render_init()
     RendererUtility.toggle_light_tree(False)
+    # BlenderProc keeps registered render outputs for the whole process and refuses the same key
+    # with a new path: forget the previous session's, so one process can render several scenes.
+    GlobalStorage.set("output", [])

@@ -1,0 +1,101 @@
+"""``DATASET.md``: the datasheet every dataset folder gets — what, from what, how, and its limits."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bproc_factory import __version__
+from bproc_factory.dataset import atomic_write_bytes
+
+LABEL_POLICY = """\
+- Masks come from Cycles' object-index pass: each pixel holds the id of the surface its first camera
+  sample hit (no anti-aliasing), so masks are exact by construction. 0 is background; every
+  surface of the environment scene is background.
+- Surfaces with alpha below the render's `pass_alpha_threshold` are see-through in the masks.
+- One COCO annotation per instance with at least one visible pixel: compressed RLE, tight `bbox`,
+  `area` = pixel count, `iscrowd` 0. Placed objects with no visible pixel get no annotation; their
+  meta entry says `visible_pixels: 0`.
+- Annotation id = image id x 10000 + instance id; category ids never 0 and stable across shards."""
+
+LIMITATIONS = """\
+- Rendered with a pinhole camera: no lens distortion, depth of field or motion blur yet.
+- Objects stand on their placement areas (upright or on a face of their convex hull); no physics
+  settling, stacking or piles.
+- Colours are Cycles' scene-linear output encoded to sRGB with a hard clip; no camera sensor model
+  (noise, colour matrix, compression beyond the chosen image format).
+- Polygon exports (YOLO) trace outer boundaries only; holes are filled."""
+
+
+def _table(rows: list[tuple[Any, ...]], header: tuple[str, ...]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def datasheet(identity: dict[str, Any], records: dict[int, dict[str, Any]]) -> str:
+    """The datasheet text for a dataset with this identity and these per-image records."""
+    names = {cid: name for name, cid in identity.get("categories", {}).items()}
+    instances, images_with = Counter(), Counter()
+    for rec in records.values():
+        cats = [names.get(a["category_id"], str(a["category_id"])) for a in rec["annotations"]]
+        instances.update(cats)
+        images_with.update(set(cats))
+    provenance = Counter(tuple(sorted((k, v) for k, v in rec.get("provenance", {}).items()
+                                      if k != "config_sha256")) for rec in records.values())
+    subsets = Counter(str(rec["subset"]["name"]) for rec in records.values() if rec.get("subset"))
+    sizes = Counter(f"{r['image']['width']}x{r['image']['height']}" for r in records.values())
+    parts = [
+        "# Dataset datasheet",
+        f"Written by bproc_factory {__version__}. Regenerated after every run that writes this folder.",
+        "## What was generated",
+        f"{len(records)} images ({', '.join(f'{n} at {s}' for s, n in sorted(sizes.items()))}), "
+        f"{sum(instances.values())} labelled instances in {len(names)} categories. "
+        f"Image ids: {_ranges(sorted(records))}. Run seed: {identity.get('run_seed')}.",
+        _table([(n, cid, instances[n], images_with[n]) for cid, n in sorted(names.items())],
+               ("category", "id", "instances", "images")),
+    ]
+    if subsets:
+        parts += ["## Subsets", _table(sorted(subsets.items()), ("subset", "images"))]
+    parts += ["## Inputs",
+              f"Config SHA-256: `{identity.get('config_sha256')}`"
+              + (f" (from `{identity['config_path']}`)" if identity.get("config_path") else "") + "."]
+    inputs = identity.get("inputs", {})
+    if "scene" in inputs:
+        parts.append(f"Scene file SHA-256: `{inputs['scene']}`.")
+    info = identity.get("asset_info", {})
+    if inputs.get("assets"):
+        parts.append(_table([(name, info.get(name, {}).get("category", ""), f"`{sha[:16]}`",
+                              info.get(name, {}).get("source") or "", info.get(name, {}).get("license") or "")
+                             for name, sha in sorted(inputs["assets"].items())],
+                            ("asset", "category", "SHA-256 (prefix)", "source", "licence")))
+    if identity.get("merged_from"):
+        parts.append("Merged from: " + ", ".join(f"`{m if isinstance(m, str) else m['path']}`"
+                                                 for m in identity["merged_from"]) + ".")
+    parts += ["## Software and devices",
+              _table([(", ".join(f"{k} {v}" for k, v in key), n) for key, n in provenance.most_common()],
+                     ("versions and render device", "images"))]
+    if identity.get("config") is not None:
+        parts += ["## Config (resolved, as validated)",
+                  "```yaml\n" + yaml.safe_dump(identity["config"], sort_keys=False).rstrip() + "\n```"]
+    parts += ["## Label policy", LABEL_POLICY, "## Known limitations", LIMITATIONS]
+    return "\n\n".join(parts) + "\n"
+
+
+def _ranges(ids: list[int]) -> str:
+    """``[0, 1, 2, 5]`` -> ``0-2, 5``."""
+    if not ids:
+        return "none"
+    out, start, prev = [], ids[0], ids[0]
+    for i in ids[1:] + [None]:
+        if i is None or i != prev + 1:
+            out.append(f"{start}-{prev}" if prev != start else f"{start}")
+            start = i
+        prev = i if i is not None else prev
+    return ", ".join(out)
+
+
+def write_datasheet(root: Path, identity: dict[str, Any], records: dict[int, dict[str, Any]]) -> None:
+    atomic_write_bytes(root / "DATASET.md", datasheet(identity, records).encode("utf-8"))

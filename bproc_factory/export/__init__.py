@@ -1,0 +1,1 @@
+"""Exports of a dataset to other training formats."""

@@ -1,0 +1,57 @@
+"""``preview``: a few small, fast renders of a config shown as one contact sheet with masks."""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import cv2
+
+from bproc_factory.config.loader import load_scenario
+from bproc_factory.dataset import COCO_FILE
+from bproc_factory.qa import sheets
+from bproc_factory.qa.records import category_names
+from bproc_factory.runner import RunSummary, render_dataset
+
+
+def preview_overrides(config: Path, overrides: tuple[str, ...], width: int, samples: int) -> tuple[str, ...]:
+    """Overrides that shrink the camera to ``width`` pixels (K scaled to match) and cut samples."""
+    cam = load_scenario(config, overrides).scenario.camera
+    w, h = cam.resolution
+    scale = min(1.0, width / w)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    extra = [f"camera.resolution=[{new_w}, {new_h}]", f"render.samples={samples}",
+             "render.noise_threshold=0.1"]
+    if cam.K is not None:
+        k = cam.K
+        sx, sy = new_w / w, new_h / h  # pixel centres: x' + 0.5 = (x + 0.5) * s
+        extra.append("camera.K={fx: %r, fy: %r, cx: %r, cy: %r}" % (
+            k.fx * sx, k.fy * sy, (k.cx + 0.5) * sx - 0.5, (k.cy + 0.5) * sy - 0.5))
+    return (*overrides, *extra)
+
+
+def render_preview(config: Path, target: Path, count: int = 6, width: int = 320, samples: int = 8,
+                   seed: int = 0, overrides: tuple[str, ...] = ()) -> RunSummary:
+    """Render ``count`` small images of the config and write them, labelled, as one PNG."""
+    work = Path(tempfile.mkdtemp(prefix="bpf_preview_"))
+    try:
+        summary = render_dataset(config, work, count, seed=seed,
+                                 overrides=preview_overrides(config, overrides, width, samples))
+        coco = json.loads((work / COCO_FILE).read_text())
+        names = category_names(coco)
+        by_image: dict[int, list] = {}
+        for ann in coco["annotations"]:
+            by_image.setdefault(ann["image_id"], []).append(ann)
+        tiles, captions = [], []
+        for im in coco["images"]:
+            image = cv2.imread(str(work / "images" / im["file_name"]))
+            mask = cv2.imread(str(work / "masks" / f"{im['id']:06d}.png"), cv2.IMREAD_UNCHANGED)
+            tiles += [image, sheets.overlay(image, mask, by_image.get(im["id"], []), names)]
+            captions += [f"#{im['id']}", f"#{im['id']} labels"]
+        tile = (tiles[0].shape[1], tiles[0].shape[0])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(target), sheets.grid(tiles, 4, tile, captions))
+        return summary
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

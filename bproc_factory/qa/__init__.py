@@ -1,0 +1,1 @@
+"""Dataset quality assurance: validation, statistics, parameter tables, reports and contact sheets."""

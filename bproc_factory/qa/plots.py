@@ -1,0 +1,87 @@
+"""Dataset statistics as PNG plots (matplotlib, no display needed)."""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+Row = dict[str, Any]
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def class_balance(instances: list[Row], params: list[Row], path: Path) -> Path:
+    """Instances per category and images containing each category."""
+    per_instance = Counter(r["category"] for r in instances)
+    per_image = Counter(k[len("count."):] for r in params for k, v in r.items() if k.startswith("count.") and v)
+    names = sorted(per_instance)
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    xs = range(len(names))
+    ax.bar([x - 0.2 for x in xs], [per_instance[n] for n in names], 0.4, label="instances")
+    ax.bar([x + 0.2 for x in xs], [per_image[n] for n in names], 0.4, label="images containing it")
+    ax.set_xticks(list(xs), names, rotation=30, ha="right")
+    ax.set_title("Class balance")
+    ax.legend()
+    return _save(fig, path)
+
+
+def histogram(values: list[float], title: str, xlabel: str, path: Path, bins: int = 20,
+              log: bool = False) -> Path:
+    fig, ax = plt.subplots(figsize=(4.2, 2.8))
+    if values:
+        ax.hist(values, bins=_bins(values, bins, log), color="#4477aa", edgecolor="white")
+        if log:
+            ax.set_xscale("log")
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel("count", fontsize=8)
+    return _save(fig, path)
+
+
+def _bins(values: list[float], bins: int, log: bool):
+    lo, hi = min(values), max(values)
+    if lo == hi:
+        return 1
+    if log and lo > 0:
+        return [lo * (hi / lo) ** (k / bins) for k in range(bins + 1)]
+    return min(bins, max(1, len(set(values))))
+
+
+def per_category_histogram(instances: list[Row], key: str, title: str, xlabel: str, path: Path,
+                           log: bool = False) -> Path:
+    """Overlaid histograms of one instance column, one colour per category."""
+    fig, ax = plt.subplots(figsize=(5, 3))
+    groups: dict[str, list[float]] = {}
+    for r in instances:
+        if r.get(key) is not None:
+            groups.setdefault(r["category"], []).append(float(r[key]))
+    every = [v for vs in groups.values() for v in vs]
+    if every:
+        edges = _bins(every, 20, log)
+        for name, vs in sorted(groups.items()):
+            ax.hist(vs, bins=edges, alpha=0.55, label=name)
+        if log:
+            ax.set_xscale("log")
+        ax.legend(fontsize=7)
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(xlabel, fontsize=8)
+    return _save(fig, path)
+
+
+def numeric_columns(rows: list[Row], prefixes: tuple[str, ...]) -> list[str]:
+    """Columns under ``prefixes`` holding numbers (not booleans) in at least one row."""
+    columns = dict.fromkeys(k for r in rows for k in r if k.startswith(prefixes))
+    return [c for c in columns
+            if any(isinstance(r.get(c), (int, float)) and not isinstance(r.get(c), bool)
+                   and math.isfinite(r[c]) for r in rows)]
