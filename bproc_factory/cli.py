@@ -51,6 +51,7 @@ def _errors_reported(progress: Progress | None = None, stop: "_StopOnSignal | No
     from bproc_factory.config.loader import ConfigError
     from bproc_factory.dataset import DatasetError
     from bproc_factory.errors import RenderError, SceneError, Stopped
+    from bproc_factory.export.yolo import ExportError
     from bproc_factory.merge import MergeError
     from bproc_factory.placement import PlacementError
     from bproc_factory.qa.records import NotADatasetError
@@ -58,7 +59,7 @@ def _errors_reported(progress: Progress | None = None, stop: "_StopOnSignal | No
     try:
         yield
     except (ConfigError, DatasetError, PlacementError, SceneError, MergeError, NotADatasetError,
-            FileExistsError) as exc:
+            ExportError, FileExistsError) as exc:
         _stop(progress)
         _fail(exc)
     except RenderError as exc:
@@ -129,14 +130,13 @@ def render(config: ConfigArg,
                     "key.path=v1,v2,... Repeatable (cartesian product).")] = None,
            quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
     """Render images START..START+COUNT-1 into OUTPUT; complete images already there are skipped."""
-    from bproc_factory.dataset import atomic_write_bytes
+    from bproc_factory.files import atomic_write_bytes, atomic_write_json
     from bproc_factory.runner import render_dataset
-    from bproc_factory.sweep import Subset, subsets, sweep_index
+    from bproc_factory.sweep import INDEX_FILE, Subset, subsets, write_sweep_index
 
     stop = _StopOnSignal()
     with _errors_reported(stop=stop):
         runs: list[Subset | None] = list(subsets(sweep)) if sweep else [None]
-    summaries = {}
     for subset in runs:
         target = output / subset.name if subset else output
         progress, callbacks = _render_progress(quiet, subset.name if subset else "rendering")
@@ -152,11 +152,9 @@ def render(config: ConfigArg,
         _say(f"Rendered {summary.rendered} images ({summary.instances} instances{skipped}) in "
              f"{summary.seconds:.1f} s, {summary.seconds_per_image:.2f} s/image on {summary.device} "
              f"-> {summary.output}")
-        if subset:
-            summaries[subset.name] = summary
     if sweep:
-        index, sheet = sweep_index(runs, summaries)
-        atomic_write_bytes(output / "sweep.json", (json.dumps(index, indent=1) + "\n").encode())
+        index, sheet = write_sweep_index(output, [s for s in runs if s is not None])
+        atomic_write_json(output / INDEX_FILE, index)
         atomic_write_bytes(output / "DATASET.md", sheet.encode())
 
 
@@ -224,11 +222,11 @@ def report(dataset: DatasetArg,
 def table(dataset: DatasetArg,
           output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the tables.")]) -> None:
     """Write params.{csv,parquet} (one row per image) and instances.{csv,parquet} (one per label)."""
-    from bproc_factory.qa.records import require_dataset
+    from bproc_factory.qa.records import open_dataset
     from bproc_factory.qa.table import build_tables, write_table
 
     with _errors_reported():
-        require_dataset(dataset)
+        open_dataset(dataset)
     output.mkdir(parents=True, exist_ok=True)
     params, instances = build_tables(dataset)
     paths = write_table(params, output / "params") + write_table(instances, output / "instances")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -18,37 +17,16 @@ import cv2
 import numpy as np
 
 from bproc_factory import __version__
+from bproc_factory.files import atomic_write_bytes, atomic_write_json
 
 RUN_FILE = "run.json"
 COCO_FILE = "coco.json"
 IDENTITY_KEYS = ("config_sha256", "run_seed", "image_suffix", "inputs")
 STALE_TEMP_AGE_S = 600  # a temp file this old belongs to no live writer (writes take milliseconds)
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
 
 class DatasetError(RuntimeError):
     """The output folder cannot be used as asked; the message says why and what to do."""
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so readers see the old file or the whole new one, never a part."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide datasets on shared storage
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: Path, obj: Any, indent: int | None = 1) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=indent, sort_keys=True) + "\n").encode("utf-8"))
 
 
 def encode_image(array: np.ndarray, suffix: str, jpeg_quality: int = 95) -> bytes:
@@ -106,12 +84,13 @@ class Dataset:
         if self._created and not any(p.is_file() for p in self.root.rglob("*")):
             shutil.rmtree(self.root, ignore_errors=True)
 
-    def claim(self, identity: dict[str, Any]) -> None:
-        """Record which config, inputs and seed this folder holds; refuse to mix in another run."""
+    def claim(self, identity: dict[str, Any]) -> dict[str, Any]:
+        """Record which config, inputs and seed this folder holds; refuse to mix in another run.
+        Returns the identity on disk (a merged folder's keeps its record of the sources)."""
         path = self.root / RUN_FILE
         if not path.exists():
             atomic_write_json(path, identity)
-            return
+            return identity
         try:
             existing = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -121,6 +100,7 @@ class Dataset:
                 raise DatasetError(f"{self.root} holds a run with a different {key} "
                                    f"({_difference(existing.get(key), identity.get(key))}); "
                                    "render into a new output folder")
+        return existing
 
     def remove_stale_temp_files(self) -> None:
         """Delete temp files a killed writer left behind (never those of a live one)."""

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from bproc_factory import __version__
-from bproc_factory.dataset import atomic_write_bytes
+from bproc_factory.files import atomic_write_bytes
 
 LABEL_POLICY = """\
 - Masks come from Cycles' object-index pass: each pixel holds the id of the surface its first camera
@@ -72,8 +72,16 @@ def datasheet(identity: dict[str, Any], records: dict[int, dict[str, Any]]) -> s
                              for name, sha in sorted(inputs["assets"].items())],
                             ("asset", "category", "SHA-256 (prefix)", "source", "licence")))
     if identity.get("merged_from"):
-        parts.append("Merged from: " + ", ".join(f"`{m if isinstance(m, str) else m['path']}`"
-                                                 for m in identity["merged_from"]) + ".")
+        parts.append("Merged from: " + ", ".join(f"`{m}`" for m in identity["merged_from"]) + ".")
+    for source in identity.get("sources", []):
+        src = source["identity"]
+        parts += [f"### Source `{source['path']}`",
+                  f"Config SHA-256 `{src.get('config_sha256')}`, run seed {src.get('run_seed')}, scene "
+                  f"SHA-256 `{src.get('inputs', {}).get('scene')}`; assets: "
+                  + ", ".join(f"{n} `{h[:16]}`" for n, h in sorted(src.get("inputs", {}).get("assets", {}).items()))
+                  + "."]
+        if src.get("config") is not None:
+            parts.append("```yaml\n" + yaml.safe_dump(src["config"], sort_keys=False).rstrip() + "\n```")
     parts += ["## Software and devices",
               _table([(", ".join(f"{k} {v}" for k, v in key), n) for key, n in provenance.most_common()],
                      ("versions and render device", "images"))]

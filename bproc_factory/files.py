@@ -1,26 +1,54 @@
-"""File placement shared by exports and merges: hard links where possible, atomic either way."""
+"""Atomic file placement: readers see the old file or the whole new one, never a part of one."""
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any, Iterator
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+@contextlib.contextmanager
+def replacing(dst: Path) -> Iterator[Path]:
+    """A temp path beside ``dst`` to fill; on success it replaces ``dst``, on failure it goes."""
+    fd, name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, flushed to disk, with the umask's permissions."""
+    with replacing(path) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide datasets on shared storage
+
+
+def atomic_write_json(path: Path, obj: Any, indent: int | None = 1) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=indent, sort_keys=True) + "\n").encode("utf-8"))
 
 
 def link_or_copy(src: Path, dst: Path) -> None:
-    """Make ``dst`` a hard link to ``src`` (a copy across file systems), replacing it atomically."""
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
-    os.close(fd)
-    os.unlink(tmp)
-    try:
+    """Make ``dst`` a hard link to ``src`` (a copy across file systems), atomically."""
+    with replacing(dst) as tmp:
+        tmp.unlink()
         try:
             os.link(src, tmp)
         except OSError:
             shutil.copy2(src, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def require_empty(folder: Path, what: str) -> None:

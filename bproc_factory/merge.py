@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from bproc_factory.datasheet import write_datasheet
-from bproc_factory.dataset import RUN_FILE, Dataset, atomic_write_json
+from bproc_factory.dataset import RUN_FILE, Dataset
+from bproc_factory.files import atomic_write_json
 from bproc_factory.files import link_or_copy, require_empty
-from bproc_factory.qa.records import read_json, require_dataset
+from bproc_factory.qa.records import open_dataset
 
-_RUN_SPECIFIC = ("config_path", "merged_from", "asset_info")
+# Identity keys that may differ between shards of one run without changing what they hold.
+_RUN_SPECIFIC = ("config_path", "merged_from", "asset_info", "sources")
 _FILES = ("image_path", "mask_path", "meta_path")  # differs between shards of one run without changing what they hold
 
 
@@ -27,6 +29,8 @@ class MergeError(ValueError):
 
 @dataclass(frozen=True)
 class MergeSummary:
+    """Where the merge went, its image count, images held by two sources, and the source count."""
+
     output: Path
     images: int
     duplicates: int
@@ -37,10 +41,8 @@ def merge_datasets(sources: list[Path], out: Path) -> MergeSummary:
     """Merge ``sources`` into the new folder ``out``; refuse conflicts with a clear message."""
     if len(sources) < 2:
         raise MergeError("give at least two datasets to merge")
-    for src in sources:
-        require_dataset(src)
+    identities = [open_dataset(src)[1] for src in sources]
     require_empty(out, "merge")
-    identities = [read_json(src / RUN_FILE) for src in sources]
     suffixes = {i.get("image_suffix", ".png") for i in identities}
     if len(suffixes) > 1:
         raise MergeError(f"the sources store images as {sorted(suffixes)}; merge needs one format")
@@ -57,7 +59,8 @@ def merge_datasets(sources: list[Path], out: Path) -> MergeSummary:
             if i in owners:
                 if not _same_image(owners[i], ds, i):
                     raise MergeError(f"image {i} is in both {owners[i].root} and {ds.root} with "
-                                     "different content; the sources are not shards of one run")
+                                     "different content; only disjoint image ids merge (render "
+                                     "the second dataset with --start past the first one's ids)")
                 duplicates += 1
                 continue
             owners[i] = ds
@@ -96,13 +99,24 @@ def _merged_categories(sources: list[Path], identities: list[dict[str, Any]]) ->
 
 def _merged_identity(sources: list[Path], identities: list[dict[str, Any]],
                      categories: dict[str, int]) -> dict[str, Any]:
-    """One run's identity when the sources are its shards; otherwise a record of what was merged."""
+    """One run's identity when the sources are its shards; otherwise the sources' identities, each
+    with its config and inputs. Sources that were merges themselves contribute their own sources."""
+    flat = [m for s, i in zip(sources, identities) for m in _source_records(s, i)]
     core = [{k: v for k, v in i.items() if k not in _RUN_SPECIFIC} for i in identities]
     if all(c == core[0] for c in core):
-        return {**identities[0], "merged_from": [str(s.resolve()) for s in sources]}
-    digest = hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()
+        return {**identities[0], "merged_from": [m["path"] for m in flat]}
+    digest = hashlib.sha256(json.dumps([m["identity"] for m in flat], sort_keys=True).encode()).hexdigest()
     return {"config_sha256": f"merged:{digest}", "run_seed": None, "categories": categories,
             "image_suffix": identities[0].get("image_suffix", ".png"),
-            "inputs": {"merged": [c.get("inputs") for c in core]},
-            "merged_from": [{"path": str(s.resolve()), "config_sha256": i.get("config_sha256"),
-                             "run_seed": i.get("run_seed")} for s, i in zip(sources, identities)]}
+            "inputs": {"merged": sorted({json.dumps(m["identity"].get("inputs"), sort_keys=True)
+                                         for m in flat})},
+            "merged_from": [m["path"] for m in flat], "sources": flat}
+
+
+def _source_records(path: Path, identity: dict[str, Any]) -> list[dict[str, Any]]:
+    """The leaf sources behind one merge input: itself, or what it was merged from."""
+    if identity.get("sources"):
+        return list(identity["sources"])
+    leaf = {k: v for k, v in identity.items() if k != "merged_from"}
+    paths = identity.get("merged_from") or [str(path.resolve())]
+    return [{"path": p, "identity": leaf} for p in paths]

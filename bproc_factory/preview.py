@@ -1,7 +1,6 @@
 """``preview``: a few small, fast renders of a config shown as one contact sheet with masks."""
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -9,9 +8,8 @@ from pathlib import Path
 import cv2
 
 from bproc_factory.config.loader import load_scenario
-from bproc_factory.dataset import COCO_FILE
 from bproc_factory.qa import sheets
-from bproc_factory.qa.records import category_names
+from bproc_factory.qa.records import annotations_by_image, category_names, open_dataset
 from bproc_factory.runner import RunSummary, render_dataset
 
 
@@ -38,15 +36,13 @@ def render_preview(config: Path, target: Path, count: int = 6, width: int = 320,
     try:
         summary = render_dataset(config, work, count, seed=seed,
                                  overrides=preview_overrides(config, overrides, width, samples))
-        coco = json.loads((work / COCO_FILE).read_text())
+        dataset, _, coco = open_dataset(work)
         names = category_names(coco)
-        by_image: dict[int, list] = {}
-        for ann in coco["annotations"]:
-            by_image.setdefault(ann["image_id"], []).append(ann)
+        by_image = annotations_by_image(coco)
         tiles, captions = [], []
         for im in coco["images"]:
-            image = cv2.imread(str(work / "images" / im["file_name"]))
-            mask = cv2.imread(str(work / "masks" / f"{im['id']:06d}.png"), cv2.IMREAD_UNCHANGED)
+            image = cv2.imread(str(dataset.image_path(im["id"])))
+            mask = cv2.imread(str(dataset.mask_path(im["id"])), cv2.IMREAD_UNCHANGED)
             tiles += [image, sheets.overlay(image, mask, by_image.get(im["id"], []), names)]
             captions += [f"#{im['id']}", f"#{im['id']} labels"]
         tile = (tiles[0].shape[1], tiles[0].shape[0])

@@ -144,7 +144,7 @@ def _start(job: _Job, render: bool) -> None:
             job.summary.device = job.session.device
             job.provenance = {"config_sha256": job.loaded.sha256, "bproc_factory": __version__,
                               **versions(), "render_device": job.session.device}
-        job.dataset.claim(job.identity)
+        job.identity = job.dataset.claim(job.identity)
     except BaseException:
         job.dataset.discard_if_unused()  # a refused run leaves no empty dataset folder behind
         raise

@@ -7,19 +7,28 @@ subsets share every sampled value that the swept key does not change.
 """
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from bproc_factory.config.loader import ConfigError
+from bproc_factory.dataset import RUN_FILE, Dataset
+from bproc_factory.qa.records import read_json
+
+INDEX_FILE = "sweep.json"
+MAX_NAME = 120
 
 
 @dataclass(frozen=True)
 class Subset:
+    """One combination of swept values and the folder name it renders into."""
+
     name: str
     values: dict[str, Any]
 
@@ -34,11 +43,14 @@ class Subset:
 def parse_sweep(spec: str) -> tuple[str, list[Any]]:
     """``key=v1,v2`` or ``key=[v1, v2]`` -> (key, values), each value parsed as YAML."""
     key, sep, text = spec.partition("=")
-    if not sep or not key.strip() or not text.strip():
-        raise ConfigError(f"--sweep {spec}: expected key.path=v1,v2,...")
     text = text.strip()
+    if not sep or not key.strip() or not text:
+        raise ConfigError(f"--sweep {spec}: expected key.path=v1,v2,...")
+    items = [text] if text.startswith("[") else text.split(",")
+    if any(not item.strip() for item in items):
+        raise ConfigError(f"--sweep {spec}: empty value (use a YAML list for values with commas)")
     try:
-        values = yaml.safe_load(text) if text.startswith("[") else [yaml.safe_load(v) for v in text.split(",")]
+        values = yaml.safe_load(text) if text.startswith("[") else [yaml.safe_load(v) for v in items]
     except yaml.YAMLError as exc:
         raise ConfigError(f"--sweep {spec}: values are not valid YAML: {exc}") from None
     if not isinstance(values, list) or len(values) < 2:
@@ -49,28 +61,36 @@ def parse_sweep(spec: str) -> tuple[str, list[Any]]:
 
 
 def subsets(specs: list[str]) -> list[Subset]:
-    """The cartesian product of the sweeps, each with a folder-safe name."""
+    """The cartesian product of the sweeps, each with a unique, folder-safe name."""
     sweeps = [parse_sweep(s) for s in specs]
     keys = [k for k, _ in sweeps]
     if len(set(keys)) != len(keys):
         raise ConfigError("--sweep: each key may be swept once")
-    out = []
+    out, names = [], set()
     for combo in itertools.product(*(values for _, values in sweeps)):
         values = dict(zip(keys, combo))
-        name = "__".join(f"{k}={_label(v)}" for k, v in values.items())
-        out.append(Subset(name=re.sub(r"[^A-Za-z0-9_.=+-]+", "_", name), values=values))
+        exact = "__".join(f"{k}={json.dumps(v, separators=(',', ':')).strip(chr(34))}" for k, v in values.items())
+        name = re.sub(r"[^A-Za-z0-9_.=+-]+", "_", exact)
+        if name in names or name != exact or len(name) > MAX_NAME:
+            # sanitising changed it, or it clashes or is too long: keep it readable but unique
+            name = f"{name[:MAX_NAME - 13]}-{hashlib.sha256(exact.encode()).hexdigest()[:12]}"
+        names.add(name)
+        out.append(Subset(name=name, values=values))
     return out
 
 
-def _label(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":")).strip('"')
-
-
-def sweep_index(subset_list: list[Subset], summaries: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """``sweep.json`` content and the top-level ``DATASET.md`` for a sweep's parent folder."""
-    index = {"subsets": [{**s.record(), "path": s.name,
-                          "images": summaries[s.name].rendered + summaries[s.name].skipped}
-                         for s in subset_list if s.name in summaries]}
+def write_sweep_index(root: Path, new: list[Subset]) -> tuple[dict[str, Any], str]:
+    """Merge ``new`` into ``root/sweep.json`` (earlier sweeps' subsets are kept) and return it with
+    the parent folder's DATASET.md text; image counts come from each subset's files."""
+    path = root / INDEX_FILE
+    known = {e["path"]: e for e in read_json(path)["subsets"]} if path.is_file() else {}
+    for subset in new:
+        known[subset.name] = {**subset.record(), "path": subset.name}
+    for entry in known.values():
+        folder = root / entry["path"]
+        suffix = read_json(folder / RUN_FILE).get("image_suffix", ".png") if (folder / RUN_FILE).is_file() else ".png"
+        entry["images"] = len(Dataset(folder, suffix).load_records()[0]) if folder.is_dir() else 0
+    index = {"subsets": [known[name] for name in sorted(known)]}
     lines = ["# Sweep", "",
              "Each subset below is a complete dataset rendered from the same config and seed with the "
              "listed values changed; see its own DATASET.md.", "",

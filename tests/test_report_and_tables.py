@@ -46,4 +46,5 @@ def test_report_renders_in_headless_chromium_with_every_image_loaded(rendered, t
     assert total and loaded, dom[:500]
     assert int(total.group(1)) == int(loaded.group(1)) >= 10
     assert "Class balance" in dom and "Smallest instances" in dom and "sampled.view.elevation_deg" in dom
+    assert "sampled.scale (per object)" in dom and "sampled.asset (per object)" in dom  # per-object, categorical
     assert (tmp_path / "report" / "tables" / "params.parquet").is_file()

@@ -34,7 +34,9 @@ def test_a_rendered_dataset_validates_cleanly_through_the_cli(rendered):
 
 def test_parallel_and_serial_validation_agree(copy):
     (copy / "masks" / "000002.png").unlink()
-    assert validate(copy, workers=2).problems == validate(copy, workers=1).problems != []
+    (copy / "images" / "000000.png").write_bytes(b"not a png")
+    parallel = validate(copy, workers=2, chunk=1).problems  # four chunks over two processes
+    assert parallel == validate(copy, workers=1).problems and len(parallel) == 2
 
 
 def test_deleted_mask_is_reported_with_its_file(copy):
@@ -88,5 +90,38 @@ def test_meta_that_disagrees_with_coco_is_caught(copy):
     assert "meta/000000.json: image 0: annotations differ from coco.json" in messages(copy)
 
 
+def test_a_wrong_but_valid_category_is_caught_against_the_meta_objects(copy):
+    coco = json.loads((copy / "coco.json").read_text())
+    ann = coco["annotations"][0]
+    other = next(c["id"] for c in coco["categories"] if c["id"] != ann["category_id"])
+    ann["category_id"] = other
+    (copy / "coco.json").write_text(json.dumps(coco))
+    meta_path = copy / "meta" / f"{ann['image_id']:06d}.json"
+    meta = json.loads(meta_path.read_text())
+    meta["annotations"] = [a for a in coco["annotations"] if a["image_id"] == ann["image_id"]]
+    meta_path.write_text(json.dumps(meta))
+    assert any(m.startswith(f"coco.json: annotation {ann['id']}: category_id {other} but instance")
+               for m in messages(copy))
+
+
+def test_malformed_entries_are_reported_not_crashed_on(copy):
+    def change(coco):
+        coco["annotations"][0]["bbox"] = None
+        coco["annotations"][1]["segmentation"] = "garbage"
+        del coco["images"][2]["width"]
+    edit_coco(copy, change)
+    found = messages(copy)
+    assert any("bbox None is not [x, y, width, height]" in m for m in found)
+    assert any("RLE cannot be decoded" in m for m in found)
+    assert "coco.json: images[2]: needs integer id >= 0, width > 0, height > 0" in found
+
+
+def test_unexpected_files_are_reported(copy):
+    (copy / "images" / "000001.jpg").write_bytes(b"x")
+    (copy / "meta" / "notes.txt").write_text("x")
+    found = messages(copy)
+    assert "images/000001.jpg: unexpected file" in found and "meta/notes.txt: unexpected file" in found
+
+
 def test_a_folder_that_is_not_a_dataset_is_one_clear_problem(tmp_path):
-    assert len(messages(tmp_path)) == 1 and "not a readable dataset" in messages(tmp_path)[0]
+    assert len(messages(tmp_path)) == 1 and "not a readable bproc_factory dataset" in messages(tmp_path)[0]

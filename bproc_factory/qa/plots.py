@@ -79,6 +79,29 @@ def per_category_histogram(instances: list[Row], key: str, title: str, xlabel: s
     return _save(fig, path)
 
 
+def bar_counts(values: list[Any], title: str, path: Path) -> Path:
+    """A bar chart of how often each category-like value occurs."""
+    counts = Counter(str(v) for v in values)
+    names = sorted(counts)
+    fig, ax = plt.subplots(figsize=(4.2, 2.8))
+    ax.bar(range(len(names)), [counts[n] for n in names], color="#4477aa")
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=7)
+    ax.set_title(title, fontsize=10)
+    ax.set_ylabel("count", fontsize=8)
+    return _save(fig, path)
+
+
+def categorical_columns(rows: list[Row], prefixes: tuple[str, ...], most: int = 30) -> list[str]:
+    """Columns under ``prefixes`` holding text or booleans with at most ``most`` distinct values."""
+    columns = dict.fromkeys(k for r in rows for k in r if k.startswith(prefixes))
+    out = []
+    for c in columns:
+        values = [r[c] for r in rows if r.get(c) is not None]
+        if values and all(isinstance(v, (str, bool)) for v in values) and len(set(values)) <= most:
+            out.append(c)
+    return out
+
+
 def numeric_columns(rows: list[Row], prefixes: tuple[str, ...]) -> list[str]:
     """Columns under ``prefixes`` holding numbers (not booleans) in at least one row."""
     columns = dict.fromkeys(k for r in rows for k in r if k.startswith(prefixes))

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from bproc_factory.dataset import COCO_FILE, RUN_FILE
+from bproc_factory.dataset import COCO_FILE, RUN_FILE, Dataset
 
 
 class NotADatasetError(ValueError):
@@ -13,12 +13,18 @@ class NotADatasetError(ValueError):
 
 
 def read_json(path: Path) -> Any:
+    """Parsed JSON of ``path`` (errors propagate: callers say which file failed)."""
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def require_dataset(root: Path) -> None:
-    if not (root / RUN_FILE).is_file() or not (root / COCO_FILE).is_file():
-        raise NotADatasetError(f"{root}: not a bproc_factory dataset (needs {RUN_FILE} and {COCO_FILE})")
+def open_dataset(root: Path) -> tuple[Dataset, dict[str, Any], dict[str, Any]]:
+    """The dataset at ``root`` with its ``run.json`` identity and ``coco.json``; refuses other folders."""
+    try:
+        identity, coco = read_json(root / RUN_FILE), read_json(root / COCO_FILE)
+    except (OSError, ValueError) as exc:
+        raise NotADatasetError(f"{root}: not a readable bproc_factory dataset (needs {RUN_FILE} and "
+                               f"{COCO_FILE}): {exc}") from None
+    return Dataset(root, identity.get("image_suffix", ".png")), identity, coco
 
 
 def iter_meta(root: Path) -> Iterator[dict[str, Any]]:
@@ -32,4 +38,13 @@ def iter_meta(root: Path) -> Iterator[dict[str, Any]]:
 
 
 def category_names(coco: dict[str, Any]) -> dict[int, str]:
+    """COCO category id -> name."""
     return {c["id"]: c["name"] for c in coco["categories"]}
+
+
+def annotations_by_image(coco: dict[str, Any]) -> dict[Any, list[dict[str, Any]]]:
+    """COCO annotations grouped by their ``image_id``, in file order."""
+    grouped: dict[Any, list[dict[str, Any]]] = {}
+    for ann in coco.get("annotations", []):
+        grouped.setdefault(ann.get("image_id"), []).append(ann)
+    return grouped

@@ -7,14 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
 
-from bproc_factory.dataset import COCO_FILE, RUN_FILE
+from bproc_factory.dataset import Dataset
 from bproc_factory.qa import plots, sheets
-from bproc_factory.qa.records import category_names, read_json, require_dataset
+from bproc_factory.qa.records import annotations_by_image, category_names, open_dataset
 from bproc_factory.qa.table import build_tables, write_table
 
 SHEET_TILES = 12
 TILE = (240, 180)
+PARAM_PREFIXES = ("sampled.", "subset.")
 
 # After load, the page records how many of its images decoded: a headless browser can read it back.
 _LOADED_SCRIPT = """<script>
@@ -29,16 +31,15 @@ window.addEventListener("load", function () {
 
 def build_report(root: Path, out: Path) -> Path:
     """Write ``out/index.html`` with plots, contact sheets and the parameter tables; return its path."""
-    require_dataset(root)
-    coco, identity = read_json(root / COCO_FILE), read_json(root / RUN_FILE)
-    names = category_names(coco)
+    dataset, identity, coco = open_dataset(root)
     for sub in ("plots", "sheets", "tables"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     params, instances = build_tables(root)
     tables = write_table(params, out / "tables" / "params") + write_table(instances, out / "tables" / "instances")
     figures = _plots(params, instances, out / "plots")
-    sheet_files = _sheets(root, coco, identity.get("image_suffix", ".png"), names, instances, out / "sheets")
-    page = _page(root, coco, identity, instances, figures, sheet_files, tables, out)
+    skipped: list[str] = []
+    sheet_files = _sheets(dataset, coco, instances, out / "sheets", skipped)
+    page = _page(root, coco, identity, instances, figures, sheet_files, tables, skipped, out)
     index = out / "index.html"
     index.write_text(page, encoding="utf-8")
     return index
@@ -49,6 +50,8 @@ def _slug(text: str) -> str:
 
 
 def _plots(params: list[dict], instances: list[dict], folder: Path) -> list[tuple[str, Path]]:
+    """Label statistics, then one plot per sampled value: per image and per object, numeric
+    values as histograms, categorical ones as bar charts."""
     figs = [("Class balance", plots.class_balance(instances, params, folder / "class_balance.png")),
             ("Instances per image", plots.histogram([r["instances"] for r in params], "Instances per image",
                                                     "instances", folder / "instances_per_image.png")),
@@ -60,80 +63,82 @@ def _plots(params: list[dict], instances: list[dict], folder: Path) -> list[tupl
                 "Box aspect (width / height)", "ratio", folder / "box_aspect.png", log=True)),
             ("Mask area", plots.per_category_histogram(instances, "area_px", "Visible mask area",
                                                         "pixels", folder / "mask_area.png", log=True))]
-    for key in ("object.visib_fract", "object.truncated"):
-        if any(r.get(key) is not None for r in instances):
-            figs.append((key, plots.per_category_histogram(instances, key, key, "fraction",
-                                                           folder / f"{_slug(key)}.png")))
-    for col in plots.numeric_columns(params, ("sampled.", "subset.")):
-        figs.append((col, plots.histogram([r[col] for r in params if r.get(col) is not None], col, col,
-                                          folder / f"param_{_slug(col)}.png")))
+    for rows, scope in ((params, "image"), (instances, "object")):
+        for col in plots.numeric_columns(rows, PARAM_PREFIXES):
+            title = col if scope == "image" else f"{col} (per object)"
+            figs.append((title, plots.histogram([r[col] for r in rows if r.get(col) is not None], title,
+                                                col, folder / f"{scope}_{_slug(col)}.png")))
+        for col in plots.categorical_columns(rows, PARAM_PREFIXES):
+            title = col if scope == "image" else f"{col} (per object)"
+            figs.append((title, plots.bar_counts([r[col] for r in rows if r.get(col) is not None], title,
+                                                 folder / f"{scope}_{_slug(col)}.png")))
     return figs
 
 
-def _sheets(root: Path, coco: dict[str, Any], suffix: str, names: dict[int, str],
-            instances: list[dict], folder: Path) -> list[tuple[str, Path]]:
-    """Contact sheets: the first images, the smallest instances and (if known) the most occluded."""
-    by_image: dict[int, list[dict]] = {}
-    for ann in coco["annotations"]:
-        by_image.setdefault(ann["image_id"], []).append(ann)
+def _sheets(dataset: Dataset, coco: dict[str, Any], instances: list[dict], folder: Path,
+            skipped: list[str]) -> list[tuple[str, Path]]:
+    """Contact sheets: the first images with their labels, and close-ups of the smallest instances.
+    Images whose files cannot be read are left out and listed in ``skipped``."""
+    by_image = annotations_by_image(coco)
+    names = category_names(coco)
 
-    def load(image_id: int):
-        image = cv2.imread(str(root / "images" / f"{image_id:06d}{suffix}"))
-        mask = cv2.imread(str(root / "masks" / f"{image_id:06d}.png"), cv2.IMREAD_UNCHANGED)
+    def load(image_id: int) -> tuple[np.ndarray, np.ndarray] | None:
+        image = cv2.imread(str(dataset.image_path(image_id)))
+        mask = cv2.imread(str(dataset.mask_path(image_id)), cv2.IMREAD_UNCHANGED)
+        if image is None or mask is None:
+            skipped.append(f"image {image_id}: image or mask file unreadable")
+            return None
         return image, mask
 
     out = []
-    first = [im["id"] for im in coco["images"][:SHEET_TILES]]
+    first = [(im["id"], load(im["id"])) for im in coco["images"][:SHEET_TILES]]
+    first = [(i, pair) for i, pair in first if pair is not None]
     if first:
-        tiles = [sheets.overlay(*load(i), by_image.get(i, []), names) for i in first]
+        tiles = [sheets.overlay(*pair, by_image.get(i, []), names) for i, pair in first]
         out.append(("Images with their labels", _write(folder / "images.jpg", sheets.grid(
-            tiles, 4, TILE, [f"#{i}" for i in first]))))
-    ranked = [("Smallest instances", sorted(instances, key=lambda r: r["area_px"]), "area_px", "px")]
-    occluded = [r for r in instances if r.get("object.visib_fract") is not None]
-    if occluded:
-        ranked.append(("Most occluded instances", sorted(occluded, key=lambda r: r["object.visib_fract"]),
-                       "object.visib_fract", "visible"))
-    for title, rows, key, unit in ranked:
-        rows = rows[:SHEET_TILES]
-        if rows:
-            tiles = [sheets.instance_tile(*load(r["image_index"]), r["instance_id"],
-                                          [r["bbox_x"], r["bbox_y"], r["bbox_w"], r["bbox_h"]]) for r in rows]
-            captions = [f"#{r['image_index']} {r['category']} {r[key]:.3g} {unit}" for r in rows]
-            out.append((title, _write(folder / f"{_slug(title.lower())}.jpg",
-                                      sheets.grid(tiles, 6, (160, 160), captions))))
+            tiles, 4, TILE, [f"#{i}" for i, _ in first]))))
+    smallest = [(r, load(r["image_index"])) for r in sorted(instances, key=lambda r: r["area_px"])[:SHEET_TILES]]
+    smallest = [(r, pair) for r, pair in smallest if pair is not None]
+    if smallest:
+        tiles = [sheets.instance_tile(*pair, r["instance_id"], [r["bbox_x"], r["bbox_y"], r["bbox_w"],
+                                                                 r["bbox_h"]]) for r, pair in smallest]
+        captions = [f"#{r['image_index']} {r['category']} {r['area_px']} px" for r, _ in smallest]
+        out.append(("Smallest instances", _write(folder / "smallest_instances.jpg",
+                                                 sheets.grid(tiles, 6, (160, 160), captions))))
     return out
 
 
-def _write(path: Path, image) -> Path:
+def _write(path: Path, image: np.ndarray) -> Path:
     cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 88])
     return path
 
 
 def _page(root: Path, coco: dict, identity: dict, instances: list[dict],
           figures: list[tuple[str, Path]], sheet_files: list[tuple[str, Path]], tables: list[Path],
-          out: Path) -> str:
+          skipped: list[str], out: Path) -> str:
     esc = html.escape
 
     def rel(p: Path) -> str:
         return esc(p.relative_to(out).as_posix())
 
-    counts = "".join(f"<tr><td>{esc(c['name'])}</td><td>{c['id']}</td>"
-                     f"<td>{sum(1 for r in instances if r['category_id'] == c['id'])}</td></tr>"
-                     for c in coco["categories"])
     def figure(title: str, path: Path) -> str:
         return f'<figure><img src="{rel(path)}" alt="{esc(title)}"></figure>'
 
-    figure_html = "".join(figure(t, p) for t, p in figures if not t.startswith(("sampled.", "subset.")))
-    param_html = "".join(figure(t, p) for t, p in figures if t.startswith(("sampled.", "subset.")))
+    counts = "".join(f"<tr><td>{esc(c['name'])}</td><td>{c['id']}</td>"
+                     f"<td>{sum(1 for r in instances if r['category_id'] == c['id'])}</td></tr>"
+                     for c in coco["categories"])
+    label_html = "".join(figure(t, p) for t, p in figures if not t.startswith(PARAM_PREFIXES))
+    param_html = "".join(figure(t, p) for t, p in figures if t.startswith(PARAM_PREFIXES))
     sheet_html = "".join(f'<h3>{esc(t)}</h3><img class="sheet" src="{rel(p)}" alt="{esc(t)}">'
                          for t, p in sheet_files)
+    skipped_html = ("<p><b>Left out of the sheets:</b> " + esc("; ".join(skipped)) +
+                    " (run <code>bproc-factory validate</code>)</p>") if skipped else ""
     table_links = " ".join(f'<a href="{rel(p)}">{esc(p.name)}</a>' for p in tables)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Dataset report: {esc(root.name)}</title>
 <style>
 body {{ font-family: sans-serif; margin: 2em; color: #222; }}
 figure {{ display: inline-block; margin: 0.5em; vertical-align: top; }}
-figcaption {{ font-size: 0.8em; color: #555; }}
 img.sheet {{ max-width: 100%; }}
 .params img {{ width: 300px; }}
 table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: 0.2em 0.6em; }}
@@ -146,11 +151,13 @@ Config <code>{esc(str(identity.get("config_sha256", "")))}</code>, run seed {esc
 <table><tr><th>category</th><th>id</th><th>instances</th></tr>{counts}</table>
 <p>Per-image and per-instance parameter tables: {table_links}</p>
 <h2>Labels</h2>
-{figure_html}
+{label_html}
 <h2>Sampled parameters</h2>
-<p>One histogram per sampled value (dotted paths as in the tables and in each image's meta).</p>
+<p>One plot per sampled value: per image, and per object where marked (dotted paths as in the
+tables and in each image's meta).</p>
 <div class="params">{param_html}</div>
 <h2>Contact sheets</h2>
+{skipped_html}
 {sheet_html}
 {_LOADED_SCRIPT}
 </body></html>

@@ -20,7 +20,7 @@ def overlay(image_bgr: np.ndarray, mask: np.ndarray, annotations: list[dict[str,
             names: dict[int, str], alpha: float = 0.5) -> np.ndarray:
     """The image with each annotated instance tinted, outlined, boxed and labelled by category."""
     out = image_bgr.copy()
-    colours = palette(int(mask.max()) + 1)
+    colours = palette(max([int(mask.max())] + [a["instance_id"] for a in annotations]) + 1)
     for ann in annotations:
         binary = mask == ann["instance_id"]
         colour = colours[ann["instance_id"]]

@@ -82,9 +82,11 @@ def build_tables(root: Path) -> tuple[list[dict[str, Scalar]], list[dict[str, Sc
 
 
 def write_table(rows: list[dict[str, Scalar]], stem: Path) -> list[Path]:
-    """Write ``stem.csv`` and ``stem.parquet``; columns are the union over rows, leading ones first."""
+    """Write ``stem.csv`` and ``stem.parquet``; columns are the union over rows, leading ones first.
+    Each column gets one type (numbers widen to float when mixed, anything else to text)."""
+    rows = [dict(r) for r in rows]
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    columns = _normalise(rows, columns)
+    _normalise(rows, columns)
     csv_path, parquet_path = stem.with_suffix(".csv"), stem.with_suffix(".parquet")
     with open(csv_path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns)
@@ -94,8 +96,8 @@ def write_table(rows: list[dict[str, Scalar]], stem: Path) -> list[Path]:
     return [csv_path, parquet_path]
 
 
-def _normalise(rows: list[dict[str, Scalar]], columns: list[str]) -> list[str]:
-    """Make each column one type: numbers widen to float when mixed, anything else to text."""
+def _normalise(rows: list[dict[str, Scalar]], columns: list[str]) -> None:
+    """Make each column one type, in place."""
     for col in columns:
         kinds = {type(r[col]) for r in rows if r.get(col) is not None}
         if kinds <= {int, float} and float in kinds:
@@ -106,7 +108,6 @@ def _normalise(rows: list[dict[str, Scalar]], columns: list[str]) -> list[str]:
             for r in rows:
                 if r.get(col) is not None:
                     r[col] = str(r[col])
-    return columns
 
 
 def _schema(rows: list[dict[str, Scalar]], columns: list[str]) -> pa.Schema:

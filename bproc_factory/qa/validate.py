@@ -1,14 +1,15 @@
-"""``validate``: check a dataset folder against its contract, streamed and in parallel.
+"""``validate``: check a dataset folder against its contract, in parallel chunks of images.
 
 Checked: every COCO image has readable image, mask and meta files of the stated size; meta agrees
-with coco.json; every RLE decodes to exactly its instance's mask pixels; bbox and area match the
-mask; ids are unique and derived as documented; categories agree with run.json; no empty or
-out-of-frame annotations; every instance in a mask is annotated; no files outside coco.json.
+with coco.json (size, file name, annotations) and with each annotation's object and category;
+every RLE decodes to exactly its instance's mask pixels; bbox and area match the mask; ids are
+unique and derived as documented; categories agree with run.json; no empty or out-of-frame
+annotations; every instance with pixels is annotated; no other files in images/, masks/, meta/.
+coco.json itself is held in memory (about 1.5 KB per annotation).
 """
 from __future__ import annotations
 
 import os
-from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +18,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from bproc_factory.dataset import COCO_FILE, RUN_FILE
+from bproc_factory.dataset import COCO_FILE, RUN_FILE, Dataset
 from bproc_factory.labels import annotation_id, decode_rle, tight_bbox
-from bproc_factory.qa.records import read_json
+from bproc_factory.qa.records import NotADatasetError, annotations_by_image, open_dataset, read_json
 
-CHUNK = 64
+CHUNK = 64  # images per parallel task
 
 
 @dataclass(frozen=True, order=True)
@@ -38,6 +39,8 @@ class Problem:
 
 @dataclass
 class Report:
+    """What ``validate`` checked and every problem it found, sorted by file."""
+
     images: int = 0
     annotations: int = 0
     problems: list[Problem] = field(default_factory=list)
@@ -47,24 +50,20 @@ class Report:
         return not self.problems
 
 
-def validate(root: Path, workers: int | None = None) -> Report:
+def validate(root: Path, workers: int | None = None, chunk: int = CHUNK) -> Report:
     """Check the dataset at ``root``; per-image checks run on ``workers`` processes (default: CPUs)."""
     report = Report()
     try:
-        identity = read_json(root / RUN_FILE)
-        coco = read_json(root / COCO_FILE)
-    except (OSError, ValueError) as exc:
-        report.problems.append(Problem(str(root), "", f"not a readable dataset: {exc}"))
+        dataset, identity, coco = open_dataset(root)
+    except NotADatasetError as exc:
+        report.problems.append(Problem(str(root), "", str(exc)))
         return report
-    suffix = identity.get("image_suffix", ".png")
-    report.problems += _check_structure(coco, identity, suffix)
-    by_image: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for ann in coco.get("annotations", []):
-        by_image[ann.get("image_id")].append(ann)
-    images = coco.get("images", [])
-    report.problems += _check_orphans(root, {im["id"] for im in images}, suffix)
-    jobs = [(str(root), suffix, [(im, by_image.get(im["id"], [])) for im in images[k:k + CHUNK]])
-            for k in range(0, len(images), CHUNK)]
+    images, malformed = _well_formed_images(coco.get("images", []))
+    report.problems += malformed + _check_structure(coco, identity, dataset.image_suffix)
+    report.problems += _check_stray_files(dataset, {im["id"] for im in images})
+    by_image = annotations_by_image(coco)
+    jobs = [(str(root), dataset.image_suffix, [(im, by_image.get(im["id"], [])) for im in images[k:k + chunk]])
+            for k in range(0, len(images), chunk)]
     workers = workers or os.cpu_count() or 1
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -74,34 +73,54 @@ def validate(root: Path, workers: int | None = None) -> Report:
     for problems in results:
         report.problems += problems
     report.images = len(images)
-    report.annotations = sum(len(v) for v in by_image.values())
+    report.annotations = sum(len(by_image.get(im["id"], [])) for im in images)
     report.problems.sort()
     return report
+
+
+def _well_formed_images(entries: list[Any]) -> tuple[list[dict[str, Any]], list[Problem]]:
+    """COCO image entries with an int id and positive int size; a problem for each other one."""
+    good, bad = [], []
+    for k, im in enumerate(entries):
+        ok = isinstance(im, dict) and all(isinstance(im.get(key), int) and not isinstance(im.get(key), bool)
+                                          for key in ("id", "width", "height"))
+        if ok and im["width"] > 0 and im["height"] > 0 and im["id"] >= 0:
+            good.append(im)
+        else:
+            bad.append(Problem(COCO_FILE, f"images[{k}]", "needs integer id >= 0, width > 0, height > 0"))
+    return good, bad
 
 
 def _check_structure(coco: dict[str, Any], identity: dict[str, Any], suffix: str) -> list[Problem]:
     """Ids unique, references resolvable, categories consistent with run.json."""
     problems: list[Problem] = []
-    cats = coco.get("categories", [])
-    ids = [c["id"] for c in cats]
-    for cid in {i for i in ids if ids.count(i) > 1}:
+    cats = [c for c in coco.get("categories", []) if isinstance(c, dict)]
+    ids = [c.get("id") for c in cats]
+    for cid in sorted({i for i in ids if ids.count(i) > 1}, key=str):
         problems.append(Problem(COCO_FILE, f"category {cid}", "duplicate category id"))
-    if any(i <= 0 for i in ids):
-        problems.append(Problem(COCO_FILE, "categories", "category id 0 or below (0 is background)"))
-    declared = {c["name"]: c["id"] for c in cats}
+    if any(not isinstance(i, int) or i <= 0 for i in ids):
+        problems.append(Problem(COCO_FILE, "categories", "category ids must be integers above 0 "
+                                                         "(0 is background)"))
+    declared = {c.get("name"): c.get("id") for c in cats}
     if identity.get("categories") and identity["categories"] != declared:
         problems.append(Problem(COCO_FILE, "categories", f"{declared} differ from {RUN_FILE}'s "
                                                          f"{identity['categories']}"))
-    seen: set[int] = set()
+    seen: set[Any] = set()
     for im in coco.get("images", []):
-        if im["id"] in seen:
-            problems.append(Problem(COCO_FILE, f"image {im['id']}", "duplicate image id"))
-        seen.add(im["id"])
-        if im.get("file_name") != f"{im['id']:06d}{suffix}":
-            problems.append(Problem(COCO_FILE, f"image {im['id']}", f"file_name {im.get('file_name')!r} "
-                                                                    f"is not {im['id']:06d}{suffix}"))
-    ann_ids: set[int] = set()
-    for ann in coco.get("annotations", []):
+        if not isinstance(im, dict):
+            continue
+        ref = f"image {im.get('id')}"
+        if im.get("id") in seen:
+            problems.append(Problem(COCO_FILE, ref, "duplicate image id"))
+        seen.add(im.get("id"))
+        if isinstance(im.get("id"), int) and im.get("file_name") != f"{im['id']:06d}{suffix}":
+            problems.append(Problem(COCO_FILE, ref, f"file_name {im.get('file_name')!r} is not "
+                                                    f"{im['id']:06d}{suffix}"))
+    ann_ids: set[Any] = set()
+    for k, ann in enumerate(coco.get("annotations", [])):
+        if not isinstance(ann, dict):
+            problems.append(Problem(COCO_FILE, f"annotations[{k}]", "not an object"))
+            continue
         ref = f"annotation {ann.get('id')}"
         if ann.get("id") in ann_ids:
             problems.append(Problem(COCO_FILE, ref, "duplicate annotation id"))
@@ -114,60 +133,89 @@ def _check_structure(coco: dict[str, Any], identity: dict[str, Any], suffix: str
     return problems
 
 
-def _check_orphans(root: Path, listed: set[int], suffix: str) -> list[Problem]:
-    """Image, mask or meta files for images that coco.json does not list."""
+def _check_stray_files(dataset: Dataset, listed: set[int]) -> list[Problem]:
+    """Every file in images/, masks/ and meta/ must belong to an image that coco.json lists."""
     problems = []
-    for sub, ext in (("images", suffix), ("masks", ".png"), ("meta", ".json")):
-        for path in sorted((root / sub).glob(f"*{ext}")):
-            if path.stem.isdigit() and int(path.stem) not in listed:
+    for sub, path_of in (("images", dataset.image_path), ("masks", dataset.mask_path),
+                         ("meta", dataset.meta_path)):
+        for path in sorted((dataset.root / sub).iterdir()) if (dataset.root / sub).is_dir() else []:
+            if path.name.startswith(".") and path.name.endswith(".tmp"):
+                continue  # a writer's temp file (removed by the next run)
+            i = int(path.stem) if path.stem.isdigit() else None
+            if i is None or path != path_of(i):
+                problems.append(Problem(f"{sub}/{path.name}", "", "unexpected file"))
+            elif i not in listed:
                 problems.append(Problem(f"{sub}/{path.name}", "", "not listed in coco.json"))
     return problems
 
 
 def _check_chunk(job: tuple[str, str, list[tuple[dict, list[dict]]]]) -> list[Problem]:
     root, suffix, items = job
+    dataset = Dataset(Path(root), suffix)
     problems: list[Problem] = []
     for image, anns in items:
-        problems += check_image(Path(root), suffix, image, anns)
+        try:
+            problems += check_image(dataset, image, anns)
+        except Exception as exc:  # a malformed entry must not end the run: report it instead
+            problems.append(Problem(COCO_FILE, f"image {image.get('id')}",
+                                    f"malformed entry ({exc.__class__.__name__}: {exc})"))
     return problems
 
 
-def check_image(root: Path, suffix: str, image: dict[str, Any], anns: list[dict[str, Any]]) -> list[Problem]:
+def check_image(dataset: Dataset, image: dict[str, Any], anns: list[dict[str, Any]]) -> list[Problem]:
     """All per-image checks for one COCO image and its annotations."""
     i, w, h = image["id"], image["width"], image["height"]
-    names = {"image": f"images/{i:06d}{suffix}", "mask": f"masks/{i:06d}.png", "meta": f"meta/{i:06d}.json"}
+    rel = {kind: str(path.relative_to(dataset.root)) for kind, path in
+           (("image", dataset.image_path(i)), ("mask", dataset.mask_path(i)), ("meta", dataset.meta_path(i)))}
+    ref = f"image {i}"
     problems = []
-    rgb = cv2.imread(str(root / names["image"]), cv2.IMREAD_COLOR)
+    rgb = cv2.imread(str(dataset.image_path(i)), cv2.IMREAD_COLOR)
     if rgb is None:
-        problems.append(Problem(names["image"], f"image {i}", "missing or unreadable"))
+        problems.append(Problem(rel["image"], ref, "missing or unreadable"))
     elif rgb.shape[:2] != (h, w):
-        problems.append(Problem(names["image"], f"image {i}", f"is {rgb.shape[1]}x{rgb.shape[0]}, "
-                                                              f"coco.json says {w}x{h}"))
+        problems.append(Problem(rel["image"], ref, f"is {rgb.shape[1]}x{rgb.shape[0]}, coco.json says {w}x{h}"))
+    objects: dict[int, dict] = {}
     try:
-        meta = read_json(root / names["meta"])
-        if meta.get("image_index") != i:
-            problems.append(Problem(names["meta"], f"image {i}", f"image_index is {meta.get('image_index')}"))
-        elif meta.get("annotations") != anns:
-            problems.append(Problem(names["meta"], f"image {i}", "annotations differ from coco.json"))
+        meta = read_json(dataset.meta_path(i))
+        problems += _check_meta(meta, image, anns, rel["meta"])
+        objects = {o.get("instance_id"): o for o in meta.get("objects", [])}
     except (OSError, ValueError) as exc:
-        problems.append(Problem(names["meta"], f"image {i}", f"missing or unreadable ({exc.__class__.__name__})"))
-    mask = cv2.imread(str(root / names["mask"]), cv2.IMREAD_UNCHANGED)
+        problems.append(Problem(rel["meta"], ref, f"missing or unreadable ({exc.__class__.__name__})"))
+    mask = cv2.imread(str(dataset.mask_path(i)), cv2.IMREAD_UNCHANGED)
     if mask is None or mask.dtype != np.uint16 or mask.ndim != 2:
-        problems.append(Problem(names["mask"], f"image {i}", "missing, unreadable or not a uint16 "
-                                                             "single-channel PNG"))
+        problems.append(Problem(rel["mask"], ref, "missing, unreadable or not a uint16 single-channel PNG"))
         return problems
     if mask.shape != (h, w):
-        problems.append(Problem(names["mask"], f"image {i}", f"is {mask.shape[1]}x{mask.shape[0]}, "
-                                                             f"coco.json says {w}x{h}"))
+        problems.append(Problem(rel["mask"], ref, f"is {mask.shape[1]}x{mask.shape[0]}, coco.json says {w}x{h}"))
         return problems
     pixel_counts = np.bincount(mask.ravel())
     annotated = set()
     for ann in anns:
         problems += _check_annotation(mask, pixel_counts, i, ann)
-        annotated.add(ann.get("instance_id"))
+        inst = ann.get("instance_id")
+        annotated.add(inst)
+        if objects and inst not in objects:
+            problems.append(Problem(rel["meta"], f"annotation {ann.get('id')}", f"instance {inst} is not "
+                                                                                "among the meta objects"))
+        elif objects and objects[inst].get("category_id") != ann.get("category_id"):
+            problems.append(Problem(COCO_FILE, f"annotation {ann.get('id')}",
+                                    f"category_id {ann.get('category_id')} but instance {inst} is a "
+                                    f"{objects[inst].get('category')} ({objects[inst].get('category_id')})"))
     for inst in sorted(set(np.flatnonzero(pixel_counts).tolist()) - {0} - annotated):
-        problems.append(Problem(names["mask"], f"image {i}", f"instance {inst} has pixels but no annotation"))
+        problems.append(Problem(rel["mask"], ref, f"instance {inst} has pixels but no annotation"))
     return problems
+
+
+def _check_meta(meta: dict[str, Any], image: dict[str, Any], anns: list[dict], rel: str) -> list[Problem]:
+    ref = f"image {image['id']}"
+    out = []
+    for key, coco_key in (("image_index", "id"), ("width", "width"), ("height", "height"),
+                          ("file_name", "file_name")):
+        if meta.get(key) != image.get(coco_key):
+            out.append(Problem(rel, ref, f"{key} is {meta.get(key)!r}, coco.json says {image.get(coco_key)!r}"))
+    if meta.get("annotations") != anns:
+        out.append(Problem(rel, ref, "annotations differ from coco.json"))
+    return out
 
 
 def _check_annotation(mask: np.ndarray, pixel_counts: np.ndarray, image_id: int,
@@ -175,7 +223,7 @@ def _check_annotation(mask: np.ndarray, pixel_counts: np.ndarray, image_id: int,
     ref = f"annotation {ann.get('id')}"
     where = COCO_FILE
     inst = ann.get("instance_id")
-    if not isinstance(inst, int):
+    if not isinstance(inst, int) or isinstance(inst, bool):
         return [Problem(where, ref, "has no integer instance_id")]
     out = []
     if ann.get("id") != annotation_id(image_id, inst):
@@ -189,18 +237,22 @@ def _check_annotation(mask: np.ndarray, pixel_counts: np.ndarray, image_id: int,
             out.append(Problem(where, ref, f"RLE size {segmentation['size']} is not {list(mask.shape)}"))
         elif not np.array_equal(decode_rle(segmentation), binary):
             out.append(Problem(where, ref, f"RLE does not decode to instance {inst}'s mask pixels"))
-    except (KeyError, TypeError, ValueError, UnicodeError) as exc:
+    except (KeyError, TypeError, ValueError, UnicodeError, AttributeError) as exc:
         out.append(Problem(where, ref, f"RLE cannot be decoded ({exc.__class__.__name__})"))
     if pixels == 0:
         out.append(Problem(where, ref, f"empty: instance {inst} has no pixels in the mask"))
         return out
     if ann.get("area") != pixels:
         out.append(Problem(where, ref, f"area {ann.get('area')} but the mask has {pixels} pixels"))
-    if ann.get("bbox") != tight_bbox(binary):
-        out.append(Problem(where, ref, f"bbox {ann.get('bbox')} but the mask's is {tight_bbox(binary)}"))
-    x, y, bw, bh = ann.get("bbox", [0, 0, 0, 0])
+    bbox = ann.get("bbox")
+    if not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, (int, float)) for v in bbox)):
+        out.append(Problem(where, ref, f"bbox {bbox!r} is not [x, y, width, height]"))
+        return out
+    if bbox != tight_bbox(binary):
+        out.append(Problem(where, ref, f"bbox {bbox} but the mask's is {tight_bbox(binary)}"))
+    x, y, bw, bh = bbox
     if x < 0 or y < 0 or bw <= 0 or bh <= 0 or x + bw > mask.shape[1] or y + bh > mask.shape[0]:
-        out.append(Problem(where, ref, f"bbox {ann.get('bbox')} leaves the {mask.shape[1]}x{mask.shape[0]} frame"))
+        out.append(Problem(where, ref, f"bbox {bbox} leaves the {mask.shape[1]}x{mask.shape[0]} frame"))
     if ann.get("iscrowd") not in (0, 1):
         out.append(Problem(where, ref, f"iscrowd is {ann.get('iscrowd')!r}"))
     return out
