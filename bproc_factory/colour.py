@@ -1,4 +1,4 @@
-"""Colour helpers (pure): black-body light colour and the linear-to-sRGB output transform."""
+"""Light colour (pure): the black-body colour of a colour temperature, in linear sRGB."""
 from __future__ import annotations
 
 import numpy as np
@@ -32,9 +32,3 @@ def kelvin_to_rgb(kelvin: float) -> tuple[float, float, float]:
     rgb /= rgb.max()
     return (float(rgb[0]), float(rgb[1]), float(rgb[2]))
 
-
-def linear_to_srgb8(linear: np.ndarray, exposure_ev: float = 0.0) -> np.ndarray:
-    """Scene-linear RGB float -> 8-bit sRGB (exposure, clip, sRGB transfer curve, round)."""
-    x = np.clip(np.asarray(linear, dtype=np.float32) * np.float32(2.0 ** exposure_ev), 0.0, 1.0)
-    srgb = np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
-    return np.round(srgb * 255.0).astype(np.uint8)

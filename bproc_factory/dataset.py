@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from bproc_factory import __version__
-from bproc_factory.files import atomic_write_bytes, atomic_write_json
+from bproc_factory.files import atomic_write_bytes, atomic_write_json, process_alive, temp_owner
 
 RUN_FILE = "run.json"
 COCO_FILE = "coco.json"
@@ -103,11 +103,13 @@ class Dataset:
         return existing
 
     def remove_stale_temp_files(self) -> None:
-        """Delete temp files a killed writer left behind (never those of a live one)."""
+        """Delete temp files a killed writer left behind: those of processes no longer running
+        here, and any older than ``STALE_TEMP_AGE_S`` (writers on other machines)."""
         cutoff = time.time() - STALE_TEMP_AGE_S
         for sub in ("", "images", "masks", "meta"):
             for tmp in (self.root / sub).glob(".*.tmp"):
-                if tmp.stat().st_mtime < cutoff:
+                owner = temp_owner(tmp)
+                if (owner is not None and not process_alive(owner)) or tmp.stat().st_mtime < cutoff:
                     tmp.unlink(missing_ok=True)
 
     def write_image(self, i: int, rgb8: np.ndarray, instances: np.ndarray, meta: dict[str, Any],

@@ -16,7 +16,7 @@ os.umask(_UMASK)
 @contextlib.contextmanager
 def replacing(dst: Path) -> Iterator[Path]:
     """A temp path beside ``dst`` to fill; on success it replaces ``dst``, on failure it goes."""
-    fd, name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
+    fd, name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.{os.getpid()}.", suffix=".tmp")
     os.close(fd)
     tmp = Path(name)
     try:
@@ -49,6 +49,23 @@ def link_or_copy(src: Path, dst: Path) -> None:
             os.link(src, tmp)
         except OSError:
             shutil.copy2(src, tmp)
+
+
+def temp_owner(path: Path) -> int | None:
+    """The process id written into a temp file's name by ``replacing`` (None if not one of ours)."""
+    parts = path.name.split(".")
+    return int(parts[-3]) if len(parts) >= 4 and parts[-1] == "tmp" and parts[-3].isdigit() else None
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def require_empty(folder: Path, what: str) -> None:

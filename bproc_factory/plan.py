@@ -17,11 +17,14 @@ from bproc_factory import camera as cam
 from bproc_factory.assets import Asset
 from bproc_factory.colour import kelvin_to_rgb
 from bproc_factory.config.distributions import sample, sample_int
+from bproc_factory.config.camera import MotionBlur
 from bproc_factory.config.loader import LoadedScenario
+from bproc_factory.distortion import Canvas, cached_canvas
 from bproc_factory.fit import area_named
 from bproc_factory.placement import Footprint, PlacementError, place, stable_rotations
 from bproc_factory.scene_info import PlacementArea, SceneInfo
 from bproc_factory.seeding import rng_for, seed_int
+from bproc_factory.sensor.sample import sample_lens, sample_sensor
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,18 @@ class ViewPlan:
     height: int
     cam_to_world: np.ndarray = field(repr=False)  # 4x4 OpenCV convention
     sampled: dict[str, Any]
+    distortion: dict[str, Any] | None = None  # {"model", "coeffs"} in OpenCV order
+    dof: dict[str, float] | None = None  # {"f_stop", "focus_distance_m"}
+    motion: dict[str, Any] | None = None  # shutter and velocities, see plan_motion
+    sensor: dict[str, Any] = field(default_factory=dict)  # sensor.sample.sample_sensor
+    lens: dict[str, Any] = field(default_factory=dict)  # sensor.sample.sample_lens
+
+    def canvas(self) -> Canvas:
+        """The pinhole image Blender renders for this view (larger than the output under distortion)."""
+        if self.distortion is None:
+            return Canvas(K=self.K, width=self.width, height=self.height)
+        return cached_canvas(tuple(map(tuple, self.K.tolist())), self.width, self.height,
+                             tuple(self.distortion["coeffs"]), self.distortion["model"])
 
 
 @dataclass(frozen=True)
@@ -171,20 +186,55 @@ def plan_world(loaded: LoadedScenario, scene_seed: int) -> dict[str, Any]:
 
 
 def plan_view(loaded: LoadedScenario, info: SceneInfo, run_seed: int, image_index: int) -> ViewPlan:
-    """Sample one camera pose around the (jittered) camera target, looking at it."""
-    c = loaded.scenario.camera
+    """Sample one view: camera pose around the (jittered) target, and the camera's distortion,
+    depth of field and motion, the sensor's parameters and the lens obstructions of this image."""
+    sc = loaded.scenario
+    c = sc.camera
     image_seed = seed_int(run_seed, "image", image_index)
     rng = rng_for(image_seed, "camera")
-    s = {"distance_m": sample(c.distance_m, rng), "elevation_deg": sample(c.elevation_deg, rng),
-         "azimuth_deg": sample(c.azimuth_deg, rng), "roll_deg": sample(c.roll_deg, rng),
-         "target_offset_m": [sample(d, rng) for d in c.target_offset_m]}
+    s: dict[str, Any] = {
+        "distance_m": sample(c.distance_m, rng), "elevation_deg": sample(c.elevation_deg, rng),
+        "azimuth_deg": sample(c.azimuth_deg, rng), "roll_deg": sample(c.roll_deg, rng),
+        "target_offset_m": [sample(d, rng) for d in c.target_offset_m]}
     target = np.asarray(info.camera_target) + np.asarray(s["target_offset_m"])
     eye = target + cam.spherical_offset(s["distance_m"], s["elevation_deg"], s["azimuth_deg"])
     w, h = c.resolution
-    return ViewPlan(image_index=image_index,
-                    view_index=image_index % loaded.scenario.views_per_scene,
+    distortion = None
+    if c.distortion is not None:
+        drng = rng_for(image_seed, "distortion")
+        distortion = {"model": c.distortion.model, "coeffs": [sample(d, drng) for d in c.distortion.coeffs]}
+        s["distortion"] = distortion
+    dof = None
+    if c.dof is not None:
+        frng = rng_for(image_seed, "dof")
+        focus = s["distance_m"] if c.dof.focus == "target" else sample(c.dof.focus.distance_m, frng)
+        dof = {"f_stop": sample(c.dof.f_stop, frng), "focus_distance_m": focus}
+        s["dof"] = dof
+    motion = plan_motion(c.motion_blur, rng_for(image_seed, "motion")) if c.motion_blur else None
+    if motion:
+        s["motion"] = motion
+    sensor = sample_sensor(sc.sensor, sc.render.exposure_ev, rng_for(image_seed, "sensor"))
+    lens = sample_lens(sc.lens, w, h, rng_for(image_seed, "lens"))
+    return ViewPlan(image_index=image_index, view_index=image_index % sc.views_per_scene,
                     image_seed=image_seed, K=cam.intrinsics(c), width=w, height=h,
-                    cam_to_world=cam.look_at(eye, target, s["roll_deg"]), sampled=s)
+                    cam_to_world=cam.look_at(eye, target, s["roll_deg"]),
+                    sampled=s, distortion=distortion, dof=dof,
+                    motion=motion, sensor=sensor, lens=lens)
+
+
+def _unit_vector(rng: np.random.Generator) -> list[float]:
+    v = rng.normal(size=3)
+    return (v / np.linalg.norm(v)).tolist()
+
+
+def plan_motion(blur: MotionBlur, rng: np.random.Generator) -> dict[str, Any]:
+    """Shutter time and the camera's and objects' velocities during it (world frame)."""
+    speed = sample(blur.camera_speed_mps, rng)
+    return {"shutter_s": sample(blur.shutter_s, rng),
+            "camera_velocity_mps": (np.asarray(_unit_vector(rng)) * speed).tolist(),
+            "camera_rotation_axis": _unit_vector(rng),
+            "camera_rotation_dps": sample(blur.camera_rotation_dps, rng),
+            "object_velocity_mps": [sample(d, rng) for d in blur.object_velocity_mps]}
 
 
 def plan_scene(loaded: LoadedScenario, assets: list[list[Asset]], info: SceneInfo, run_seed: int,

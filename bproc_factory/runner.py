@@ -13,17 +13,20 @@ from typing import Any, Callable
 from bproc_factory import __version__
 from bproc_factory.assets import Asset, resolve_assets, tree_sha256
 from bproc_factory.categories import category_ids
-from bproc_factory.colour import linear_to_srgb8
 from bproc_factory.config.loader import LoadedScenario, load_scenario
 from bproc_factory.datasheet import write_datasheet
+from bproc_factory.distortion import warp_image, warp_labels
 from bproc_factory.dataset import Dataset, coco_record
 from bproc_factory.errors import Stopped
 from bproc_factory.fit import check_fit
 from bproc_factory.labels import annotations
 from bproc_factory.meta import image_meta
 from bproc_factory.plan import group_by_scene, plan_scene
+from bproc_factory.seeding import rng_for
+from bproc_factory.sensor.lens import apply_lens
+from bproc_factory.sensor.pipeline import apply_sensor
 
-STAGES = ("plan", "apply", "render", "labels", "write")
+STAGES = ("plan", "apply", "render", "labels", "sensor", "write")
 COCO_WRITE_INTERVAL_S = 30.0  # coco.json is rewritten after a scene at most this often, and at the end
 
 ProgressFn = Callable[[int, int], None]
@@ -139,7 +142,7 @@ def _start(job: _Job, render: bool) -> None:
             from bproc_factory.blender.session import RenderSession, versions
 
             sc = job.loaded.scenario
-            job.session = RenderSession(job.loaded.resolve(sc.scene), sc.render, sc.camera.clip_m)
+            job.session = RenderSession(job.loaded.resolve(sc.scene), sc)
             check_fit(job.loaded, job.assets, job.session.info)
             job.summary.device = job.session.device
             job.provenance = {"config_sha256": job.loaded.sha256, "bproc_factory": __version__,
@@ -160,14 +163,18 @@ def _render_scene(job: _Job, scene: int, indices: list[int], on_progress: Progre
     render_cfg = job.loaded.scenario.render
     for view, rendered in zip(plan.views, views):
         t = time.perf_counter()
-        anns = annotations(rendered.instances, view.image_index, category_of)
+        canvas = view.canvas()
+        instances = warp_labels(canvas, rendered.instances)
+        anns = annotations(instances, view.image_index, category_of)
         meta = image_meta(job.seed, plan, view, job.dataset.image_path(view.image_index).name,
                           job.categories, anns, job.provenance, job.subset)
-        rgb8 = linear_to_srgb8(rendered.rgb_linear, render_cfg.exposure_ev)
         stage["labels"] += time.perf_counter() - t
         t = time.perf_counter()
-        job.dataset.write_image(view.image_index, rgb8, rendered.instances, meta,
-                                render_cfg.jpeg_quality)
+        linear = apply_lens(warp_image(canvas, rendered.rgb_linear), view.lens)
+        rgb8 = apply_sensor(linear, view.sensor, rng_for(view.image_seed, "sensor_noise"))
+        stage["sensor"] += time.perf_counter() - t
+        t = time.perf_counter()
+        job.dataset.write_image(view.image_index, rgb8, instances, meta, render_cfg.jpeg_quality)
         job.records[view.image_index] = coco_record(meta)
         stage["write"] += time.perf_counter() - t
         job.summary.rendered += 1

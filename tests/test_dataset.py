@@ -2,6 +2,7 @@
 import json
 import os
 import stat
+import subprocess
 import time
 
 import numpy as np
@@ -92,10 +93,14 @@ def test_a_folder_from_another_run_is_refused(tmp_path):
 def test_stale_temp_files_of_a_killed_run_are_removed_but_not_live_ones(tmp_path):
     ds = Dataset(tmp_path)
     ds.check_writable()
-    stale = tmp_path / "images" / ".000003.png.abc.tmp"
-    live = tmp_path / "images" / ".000004.png.def.tmp"
-    stale.write_bytes(b"partial")
-    live.write_bytes(b"being written")
+    child = subprocess.Popen(["true"])
+    child.wait()
+    dead = child.pid  # a process that has ended
+    stale = tmp_path / "images" / ".000003.png.abc.tmp"  # someone else's, old
+    orphan = tmp_path / "images" / f".000005.png.{dead}.xyz.tmp"  # a finished process's
+    live = tmp_path / "images" / f".000004.png.{os.getpid()}.def.tmp"  # ours, being written
+    for path in (stale, orphan, live):
+        path.write_bytes(b"partial")
     old = time.time() - STALE_TEMP_AGE_S - 1
     os.utime(stale, (old, old))
     ds.remove_stale_temp_files()

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from bproc_factory.colour import kelvin_to_rgb, linear_to_srgb8
+from bproc_factory.colour import kelvin_to_rgb
 from bproc_factory.labels import annotation_id, annotations, decode_rle
 
 
@@ -45,8 +45,3 @@ def test_black_body_colours_run_from_warm_to_cool():
     assert np.allclose(d65, 1.0, atol=0.06)
     assert cool[2] == 1.0 and cool[0] < 0.9
 
-
-def test_linear_to_srgb_matches_the_standard_curve_and_clips():
-    out = linear_to_srgb8(np.array([[[0.0, 0.0031308, 0.18]], [[1.0, 2.0, -1.0]]], np.float32))
-    assert out.tolist() == [[[0, 10, 118]], [[255, 255, 0]]]
-    assert linear_to_srgb8(np.full((1, 1, 3), 0.25, np.float32), exposure_ev=1.0)[0, 0, 0] == 188

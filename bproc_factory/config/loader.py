@@ -18,8 +18,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from bproc_factory.config.camera import CameraProfile
 from bproc_factory.config.distributions import KINDS
 from bproc_factory.config.scenario import Scenario
+from bproc_factory.config.sensor import SensorProfile
 
 
 class ConfigError(ValueError):
@@ -51,8 +53,29 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
         raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(raw).__name__}")
     for item in overrides:
         apply_override(raw, item)
+    for section, model in PROFILE_SECTIONS.items():
+        _merge_profile(raw, section, model, path)
     scenario = validate(Scenario, raw, path, context={"base_dir": path.parent})
     return LoadedScenario(scenario=scenario, path=path, sha256=config_sha256(scenario))
+
+
+PROFILE_SECTIONS = {"camera": CameraProfile, "sensor": SensorProfile}
+
+
+def _merge_profile(raw: dict[str, Any], section: str, model: type[BaseModel], path: Path) -> None:
+    """Replace ``section.profile`` by the profile file's values, keys given inline winning."""
+    inline = raw.get(section)
+    if not isinstance(inline, dict) or not inline.get("profile"):
+        return
+    ref = inline["profile"]
+    if not isinstance(ref, str):
+        raise ConfigError(f"{path}: {section}.profile: expected a file path, got {ref!r}")
+    profile_path = (path.parent / ref).resolve()
+    if not profile_path.is_file():
+        raise ConfigError(f"{path}: {section}.profile: file '{ref}' not found (looked for {profile_path})")
+    data = read_yaml(profile_path)
+    validate(model, data, profile_path)  # errors name the profile file and its keys
+    raw[section] = {**data, **inline}
 
 
 def read_yaml(path: Path) -> Any:

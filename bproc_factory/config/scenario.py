@@ -10,7 +10,9 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from bproc_factory.config.base import StrictModel
+from bproc_factory.config.camera import CameraConfig
 from bproc_factory.config.distributions import Distribution, Uniform, bounded
+from bproc_factory.config.sensor import LensEffects, SensorConfig
 
 MAX_INSTANCES_PER_IMAGE = 9999  # annotation id = image id * 10000 + instance id
 
@@ -28,43 +30,6 @@ def _existing(path: str, info: ValidationInfo, kind: str) -> str:
         if not resolved.exists():
             raise ValueError(f"{kind} '{path}' not found (looked for {resolved})")
     return path
-
-
-class Intrinsics(StrictModel):
-    """Pinhole intrinsics in pixels, OpenCV convention (pixel centres at integer coordinates)."""
-
-    fx: float = Field(gt=0)
-    fy: float = Field(gt=0)
-    cx: float
-    cy: float
-
-
-class CameraConfig(StrictModel):
-    """Camera intrinsics, and poses sampled around the scene's camera target with look-at."""
-
-    resolution: tuple[Annotated[int, Field(gt=0, le=16384)], Annotated[int, Field(gt=0, le=16384)]]
-    K: Intrinsics | None = None
-    focal_length_mm: float | None = Field(default=None, gt=0)
-    sensor_width_mm: float = Field(default=36.0, gt=0)
-    clip_m: tuple[float, float] = (0.01, 100.0)
-    distance_m: Positive = Uniform(uniform=(0.8, 1.2))
-    elevation_deg: Annotated[Distribution, bounded(ge=-90, le=90)] = Uniform(uniform=(25.0, 60.0))
-    azimuth_deg: Angle = Uniform(uniform=(0.0, 360.0))
-    roll_deg: Angle = 0.0
-    target_offset_m: tuple[Distribution, Distribution, Distribution] = (0.0, 0.0, 0.0)
-
-    @model_validator(mode="after")
-    def _one_intrinsics(self) -> "CameraConfig":
-        if (self.K is None) == (self.focal_length_mm is None):
-            raise ValueError("give exactly one of 'K' (fx, fy, cx, cy) or 'focal_length_mm'")
-        if self.K is not None:
-            w, h = self.resolution
-            if not (0 <= self.K.cx < w and 0 <= self.K.cy < h):
-                raise ValueError(f"K: principal point ({self.K.cx}, {self.K.cy}) lies outside the "
-                                 f"{w}x{h} image")
-        if not 0 < self.clip_m[0] < self.clip_m[1]:
-            raise ValueError("clip_m: need 0 < near < far")
-        return self
 
 
 class ObjectGroup(StrictModel):
@@ -137,6 +102,8 @@ class Scenario(StrictModel):
     objects: list[ObjectGroup] = Field(min_length=1)
     lights: list[LightGroup] = []
     world: WorldConfig = WorldConfig()
+    sensor: SensorConfig | None = None
+    lens: LensEffects | None = None
     placement: PlacementConfig = PlacementConfig()
     render: RenderConfig = RenderConfig()
     categories: dict[str, Annotated[int, Field(gt=0)]] | None = Field(
