@@ -23,6 +23,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="
                        "masks and COCO labels.")
 export_app = typer.Typer(no_args_is_help=True, help="Export a dataset to another training format.")
 app.add_typer(export_app, name="export")
+sensor_app = typer.Typer(no_args_is_help=True, help="Fit a sensor profile to a real camera; compare "
+                                                  "real images with a rendered dataset.")
+app.add_typer(sensor_app, name="sensor")
+camera_app = typer.Typer(no_args_is_help=True, help="Camera profiles.")
+app.add_typer(camera_app, name="camera")
 err = Console(stderr=True)
 out = Console()
 
@@ -50,8 +55,10 @@ def _errors_reported(progress: Progress | None = None, stop: "_StopOnSignal | No
     1 for a failed render, 130/143 for a requested stop."""
     from bproc_factory.config.loader import ConfigError
     from bproc_factory.dataset import DatasetError
+    from bproc_factory.distortion import DistortionError
     from bproc_factory.errors import RenderError, SceneError, Stopped
     from bproc_factory.export.yolo import ExportError
+    from bproc_factory.sensor.fit import FitError
     from bproc_factory.merge import MergeError
     from bproc_factory.placement import PlacementError
     from bproc_factory.qa.records import NotADatasetError
@@ -59,7 +66,7 @@ def _errors_reported(progress: Progress | None = None, stop: "_StopOnSignal | No
     try:
         yield
     except (ConfigError, DatasetError, PlacementError, SceneError, MergeError, NotADatasetError,
-            ExportError, FileExistsError) as exc:
+            ExportError, FileExistsError, FitError, DistortionError) as exc:
         _stop(progress)
         _fail(exc)
     except RenderError as exc:
@@ -278,6 +285,77 @@ def preview(config: ConfigArg,
         summary = render_preview(config, output, count, width, samples, seed, tuple(set_ or ()))
     _say(f"Preview of {summary.rendered} images ({summary.instances} instances) in "
          f"{summary.seconds:.1f} s -> {output}")
+
+
+@camera_app.command("import")
+def camera_import(calibration: Annotated[Path, typer.Argument(help="OpenCV calibration (.yaml/.yml/.xml/.json) "
+                                                                   "or COLMAP cameras.txt.", show_default=False)],
+                  output: Annotated[Path, typer.Option("-o", "--output", help="Camera profile YAML to write.")],
+                  camera_id: Annotated[Optional[int], typer.Option(help="COLMAP camera id (when there are "
+                                                                        "several).")] = None) -> None:
+    """Write a camera profile (resolution, K, distortion) from a calibration file."""
+    import yaml
+
+    from bproc_factory.calibration import read_calibration
+
+    with _errors_reported():
+        profile = read_calibration(calibration, camera_id)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(f"# imported from {calibration} by bproc-factory camera import\n"
+                      + yaml.safe_dump(profile, sort_keys=False), encoding="utf-8")
+    _say(f"Camera profile {profile['resolution'][0]}x{profile['resolution'][1]}, "
+         f"distortion {profile.get('distortion', {}).get('coeffs', 'none')} -> {output}")
+
+
+@sensor_app.command("fit")
+def sensor_fit(output: Annotated[Path, typer.Option("-o", "--output", help="Sensor profile YAML to write.")],
+               chart: Annotated[Optional[Path], typer.Option(help="Photo of a colour chart from the production "
+                                                                  "camera.")] = None,
+               corners: Annotated[Optional[Path], typer.Option(help="YAML with the chart's corners (and optional "
+                                                                    "rows, cols, reference).")] = None,
+               pairs: Annotated[Optional[tuple[Path, Path]], typer.Option(
+                   help="Folders of aligned images: REFERENCE_DIR PRODUCTION_DIR (matching file names).")] = None,
+               comparison: Annotated[Optional[Path], typer.Option(help="Before/after image to write (default: "
+                                                                       "next to the profile).")] = None,
+               name: Annotated[str, typer.Option(help="Profile name.")] = "fitted") -> None:
+    """Fit a sensor profile (colour matrix, white balance, tone curve, noise) to a production camera."""
+    from bproc_factory.sensor.fit_io import fit_from_chart, fit_from_pairs, write_profile
+
+    if (chart is None) == (pairs is None) or (chart is not None and corners is None):
+        _fail(ValueError("give either --chart PHOTO --corners CORNERS.yaml, or --pairs REFERENCE_DIR PRODUCTION_DIR"))
+    comparison = comparison or output.with_name(output.stem + "_comparison.png")
+    with _errors_reported():
+        fit, image = (fit_from_chart(chart, corners, name) if chart is not None else
+                      fit_from_pairs(pairs[0], pairs[1], name))
+    write_profile(fit, output, comparison, image)
+    for note in fit.notes:
+        err.print(f"[yellow]note:[/] {escape(note)}")
+    _say(f"Fitted on {fit.samples} samples: mean ΔE2000 {fit.mean_delta_e:.2f} (worst {fit.max_delta_e:.2f}), "
+         f"RMSE {fit.rmse:.4f} -> {output} (comparison {comparison})")
+
+
+@sensor_app.command("compare")
+def sensor_compare(real: Annotated[Path, typer.Argument(help="Folder of images from the real camera.",
+                                                        show_default=False)],
+                   dataset: DatasetArg,
+                   output: Annotated[Path, typer.Option("-o", "--output", help="Folder for plots and verdict.")]
+                   ) -> None:
+    """Compare real camera images with a rendered dataset on model-free image statistics."""
+    from bproc_factory.qa.records import open_dataset
+    from bproc_factory.sensor.compare import compare, folder_images, folder_stats, write_comparison
+
+    with _errors_reported():
+        ds, _, _ = open_dataset(dataset)
+        real_paths = folder_images(real) if real.is_dir() else []
+        if not real_paths:
+            raise FileExistsError(f"{real}: no images (png, jpg, bmp, tif) to compare")
+    real_stats = folder_stats(real_paths)
+    synthetic = folder_stats(sorted((ds.root / "images").glob(f"*{ds.image_suffix}")))
+    findings = compare(real_stats, synthetic)
+    verdict = write_comparison(real_stats, synthetic, findings, output)
+    for f in findings:
+        _say(f"{f.stat:>11}: real {f.real:9.4g}  synthetic {f.synthetic:9.4g}  {f.verdict}")
+    _say(f"-> {verdict}")
 
 
 @app.command()

@@ -11,9 +11,9 @@ from bproc_factory import __version__
 from bproc_factory.files import atomic_write_bytes
 
 LABEL_POLICY = """\
-- Masks come from Cycles' object-index pass: each pixel holds the id of the surface its first camera
-  sample hit (no anti-aliasing), so masks are exact by construction. 0 is background; every
-  surface of the environment scene is background.
+- Masks come from Cycles' object-index pass rendered through each pixel's centre (pinhole,
+  mid-exposure, then warped with the lens distortion by nearest neighbour): exact by construction.
+  0 is background; every surface of the environment scene is background.
 - Surfaces with alpha below the render's `pass_alpha_threshold` are see-through in the masks.
 - One COCO annotation per instance with at least one visible pixel: compressed RLE, tight `bbox`,
   `area` = pixel count, `iscrowd` 0. Placed objects with no visible pixel get no annotation; their
@@ -21,11 +21,11 @@ LABEL_POLICY = """\
 - Annotation id = image id x 10000 + instance id; category ids never 0 and stable across shards."""
 
 LIMITATIONS = """\
-- Rendered with a pinhole camera: no lens distortion, depth of field or motion blur yet.
+- Masks are pinhole, mid-exposure geometry: motion blur and defocus blur the RGB, not the labels.
 - Objects stand on their placement areas (upright or on a face of their convex hull); no physics
   settling, stacking or piles.
-- Colours are Cycles' scene-linear output encoded to sRGB with a hard clip; no camera sensor model
-  (noise, colour matrix, compression beyond the chosen image format).
+- The sensor model (when configured) is a per-image pipeline fitted or chosen by the user; without
+  one, colours are Cycles' scene-linear output encoded to sRGB with a hard clip.
 - Polygon exports (YOLO) trace outer boundaries only; holes are filled."""
 
 

@@ -24,15 +24,35 @@ class DistortionError(ValueError):
     """The distortion cannot be rendered (not invertible over the image, or too wide a view)."""
 
 
+LABEL_SUPERSAMPLING = 2  # label canvas resolution factor under distortion
+
+
 @dataclass(frozen=True)
 class Canvas:
-    """The pinhole image Blender renders, and where each output pixel samples it."""
+    """The pinhole image Blender renders, and where each output pixel samples it.
+
+    Under distortion the label pass renders the canvas at ``label_scale`` times its resolution, so
+    that nearest-neighbour sampling at the warped positions lands within a quarter pixel."""
 
     K: np.ndarray  # 3x3 of the render canvas
     width: int
     height: int
     map_x: np.ndarray | None = field(default=None, repr=False)  # float32 HxW, None: identity
     map_y: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def label_scale(self) -> int:
+        return 1 if self.map_x is None else LABEL_SUPERSAMPLING
+
+    def label_intrinsics(self) -> tuple[np.ndarray, int, int]:
+        """K and size of the label pass's canvas (pixel centres stay at integer coordinates)."""
+        s = self.label_scale
+        K = self.K.copy()
+        K[0, 0] *= s
+        K[1, 1] *= s
+        K[0, 2] = (K[0, 2] + 0.5) * s - 0.5
+        K[1, 2] = (K[1, 2] + 0.5) * s - 0.5
+        return K, self.width * s, self.height * s
 
 
 def _pixel_grid(width: int, height: int) -> np.ndarray:
@@ -104,8 +124,11 @@ def warp_image(canvas: Canvas, image: np.ndarray) -> np.ndarray:
 
 
 def warp_labels(canvas: Canvas, labels: np.ndarray) -> np.ndarray:
-    """Resample a label map (instance ids) into the distorted output without blending ids."""
+    """Resample a label map (instance ids, rendered on the label canvas) into the distorted output
+    without blending ids."""
     if canvas.map_x is None:
         return labels
-    return cv2.remap(labels, canvas.map_x, canvas.map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
-                     borderValue=0)
+    s = canvas.label_scale
+    map_x = (canvas.map_x + 0.5) * s - 0.5
+    map_y = (canvas.map_y + 0.5) * s - 0.5
+    return cv2.remap(labels, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)

@@ -146,15 +146,16 @@ class RenderSession:
         return objects
 
     def _key(self, plan: ScenePlan, views: list[ViewPlan], objects: dict[int, bpy.types.Object]) -> None:
-        """Intrinsics of the group's render canvas, and keys for its views."""
+        """Keys for the group's views (and moving objects)."""
         animation.clear_keys(self._camera, list(objects.values()))
-        canvas = views[0].canvas()
-        bproc.camera.set_intrinsics_from_K_matrix(canvas.K, canvas.width, canvas.height, *self._camera_cfg.clip_m)
         animation.key_views(self._camera, views)
         animation.key_object_motion(objects, plan.objects, views)
 
     def _render_pass(self, views: list[ViewPlan], label: bool) -> list[np.ndarray]:
         """Render the keyed views; the label pass returns index maps, the beauty pass linear RGB."""
+        canvas = views[0].canvas()
+        K, width, height = canvas.label_intrinsics() if label else (canvas.K, canvas.width, canvas.height)
+        bproc.camera.set_intrinsics_from_K_matrix(K, width, height, *self._camera_cfg.clip_m)
         if label:
             passes.label_pass(self._index_node)
         else:

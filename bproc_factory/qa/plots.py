@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -108,3 +109,16 @@ def numeric_columns(rows: list[Row], prefixes: tuple[str, ...]) -> list[str]:
     return [c for c in columns
             if any(isinstance(r.get(c), (int, float)) and not isinstance(r.get(c), bool)
                    and math.isfinite(r[c]) for r in rows)]
+
+
+def overlaid_histograms(groups: dict[str, list[float]], title: str, path: Path) -> Path:
+    """Histograms of several groups of values on shared bins."""
+    fig, ax = plt.subplots(figsize=(4.2, 2.8))
+    every = [v for vs in groups.values() for v in vs]
+    if every:
+        edges = np.histogram_bin_edges(every, bins=20) if max(every) > min(every) else 1
+        for name, values in groups.items():
+            ax.hist(values, bins=edges, alpha=0.55, label=name)
+        ax.legend(fontsize=7)
+    ax.set_title(title, fontsize=10)
+    return _save(fig, path)

@@ -1,0 +1,93 @@
+"""Inputs and outputs of ``sensor fit``: reading the chart spec or image pairs, writing the
+profile YAML and the before/after comparison image."""
+from __future__ import annotations
+
+from pathlib import Path
+import cv2
+import numpy as np
+import yaml
+
+from bproc_factory.config.loader import ConfigError, read_yaml, validate
+from bproc_factory.config.sensor import SensorProfile
+from bproc_factory.sensor.chart import COLORCHECKER_CLASSIC_SRGB8, draw_chart, read_patches
+from bproc_factory.sensor.compare import folder_images
+from bproc_factory.sensor.fit import FitError, SensorFit, fit_chart, fit_pairs, predict
+from bproc_factory.sensor.pipeline import srgb_decode
+
+REFERENCES = {"colorchecker_classic": COLORCHECKER_CLASSIC_SRGB8}
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise FitError(f"{path}: not a readable image")
+    return img[..., ::-1].copy()
+
+
+def fit_from_chart(photo: Path, spec_path: Path, name: str) -> tuple[SensorFit, np.ndarray]:
+    """Fit from a chart photo and its spec: ``corners`` (TL, TR, BR, BL of the patch area, pixels),
+    optional ``rows``/``cols`` (4 x 6) and ``reference`` (a name, or sRGB 8-bit values row by row)."""
+    spec = read_yaml(spec_path)
+    if not isinstance(spec, dict) or "corners" not in spec:
+        raise ConfigError(f"{spec_path}: corners: required (four [x, y] points: top-left, top-right, "
+                          "bottom-right, bottom-left of the patch area)")
+    corners = np.asarray(spec["corners"], float)
+    rows, cols = int(spec.get("rows", 4)), int(spec.get("cols", 6))
+    reference = spec.get("reference", "colorchecker_classic")
+    ref = REFERENCES.get(reference) if isinstance(reference, str) else np.asarray(reference, float)
+    if ref is None:
+        raise ConfigError(f"{spec_path}: reference: unknown chart '{reference}' (known: {', '.join(REFERENCES)})")
+    if corners.shape != (4, 2):
+        raise ConfigError(f"{spec_path}: corners: need four [x, y] points, got {corners.tolist()}")
+    if ref.shape != (rows * cols, 3):
+        raise ConfigError(f"{spec_path}: reference: {len(ref)} colours for a {rows} x {cols} chart")
+    image = _read_rgb(photo)
+    h, w = image.shape[:2]
+    if np.any(corners < 0) or np.any(corners[:, 0] >= w) or np.any(corners[:, 1] >= h):
+        raise FitError(f"{spec_path}: corners {corners.tolist()} lie outside the {w}x{h} photo {photo}")
+    try:
+        patches = read_patches(image, corners, rows, cols)
+    except ValueError as exc:
+        raise FitError(f"{photo}: {exc}") from None
+    fit = fit_chart(patches, ref, name)
+    predicted = predict(fit.profile, srgb_decode(ref / 255))
+    strips = [draw_chart(ref, rows, cols), draw_chart(predicted * 255, rows, cols),
+              draw_chart(patches.mean * 255, rows, cols)]
+    return fit, _captioned(strips, ["reference", "reference through the fitted profile", "photo"])
+
+
+def fit_from_pairs(reference_dir: Path, production_dir: Path, name: str) -> tuple[SensorFit, np.ndarray]:
+    """Fit from aligned image pairs with matching file names in the two folders."""
+    refs = {p.name: p for p in folder_images(reference_dir)} if reference_dir.is_dir() else {}
+    prods = {p.name: p for p in folder_images(production_dir)} if production_dir.is_dir() else {}
+    common = sorted(refs.keys() & prods.keys())
+    if not common:
+        raise FitError(f"no image names common to {reference_dir} and {production_dir}; pairs are matched "
+                       "by file name")
+    reference = [_read_rgb(refs[n]) for n in common]
+    production = [_read_rgb(prods[n]) for n in common]
+    fit = fit_pairs(reference, production, name)
+    predicted = np.clip(predict(fit.profile, srgb_decode(reference[0] / 255)) * 255, 0, 255).astype(np.uint8)
+    return fit, _captioned([reference[0], predicted, production[0]],
+                           ["reference camera", "through the fitted profile", "production camera"])
+
+
+def _captioned(images: list[np.ndarray], captions: list[str]) -> np.ndarray:
+    tiles = []
+    for img, text in zip(images, captions):
+        tile = np.vstack([np.full((22, img.shape[1], 3), 255, np.uint8), img.astype(np.uint8)])
+        cv2.putText(tile, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        tiles.append(tile)
+    return np.hstack(tiles)
+
+
+def write_profile(fit: SensorFit, output: Path, comparison: Path, image: np.ndarray) -> None:
+    """The profile YAML (validated as a sensor profile) with the fit quality as comments, and the image."""
+    validate(SensorProfile, fit.profile, output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    header = (f"# fitted by bproc-factory sensor fit on {fit.samples} samples: mean dE2000 "
+              f"{fit.mean_delta_e:.2f}, worst {fit.max_delta_e:.2f}, RMSE {fit.rmse:.4f}\n")
+    output.write_text(header + yaml.safe_dump(fit.profile, sort_keys=False), encoding="utf-8")
+    comparison.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(comparison), image[..., ::-1])
+
