@@ -26,7 +26,7 @@ from bproc_factory.seeding import rng_for
 from bproc_factory.sensor.lens import apply_lens
 from bproc_factory.sensor.pipeline import apply_sensor
 
-STAGES = ("plan", "apply", "render", "labels", "sensor", "write")
+STAGES = ("plan", "apply", "label_pass", "beauty_pass", "labels", "sensor", "write")
 COCO_WRITE_INTERVAL_S = 30.0  # coco.json is rewritten after a scene at most this often, and at the end
 
 ProgressFn = Callable[[int, int], None]

@@ -102,23 +102,26 @@ class RenderSession:
 
     def render(self, plan: ScenePlan, seconds: dict[str, float]) -> list[RenderedView]:
         """Apply ``plan`` and render all its views (label and beauty passes), then clear the scene.
-        Views sharing a render canvas share one call per pass. Adds the wall time of the ``apply``
-        and ``render`` steps to ``seconds``."""
+        Views sharing a render canvas share one call per pass. Adds the wall time of the ``apply``,
+        ``label_pass`` and ``beauty_pass`` steps to ``seconds``."""
         try:
             t = time.perf_counter()
             with self.quiet():
                 objects = self._apply(plan)
             seconds["apply"] += time.perf_counter() - t
-            t = time.perf_counter()
             rendered: dict[int, RenderedView] = {}
             for views in _canvas_groups(plan.views):
+                t = time.perf_counter()
                 with self.quiet():
                     self._key(plan, views, objects)
                     labels = self._render_pass(views, label=True)
+                seconds["label_pass"] += time.perf_counter() - t
+                t = time.perf_counter()
+                with self.quiet():
                     rgbs = self._render_pass(views, label=False)
+                seconds["beauty_pass"] += time.perf_counter() - t
                 for view, index, rgb in zip(views, labels, rgbs):
                     rendered[view.image_index] = RenderedView(view.image_index, rgb, index)
-            seconds["render"] += time.perf_counter() - t
             return [rendered[v.image_index] for v in plan.views]
         except Exception as exc:
             raise RenderError(f"scene {plan.scene_index}: rendering failed: {exc}\n"
