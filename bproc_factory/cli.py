@@ -58,6 +58,7 @@ def _errors_reported(progress: Progress | None = None, stop: "_StopOnSignal | No
     from bproc_factory.distortion import DistortionError
     from bproc_factory.errors import RenderError, SceneError, Stopped
     from bproc_factory.export.yolo import ExportError
+    from bproc_factory.sensor.compare import CompareError
     from bproc_factory.sensor.fit import FitError
     from bproc_factory.merge import MergeError
     from bproc_factory.placement import PlacementError
@@ -66,7 +67,7 @@ def _errors_reported(progress: Progress | None = None, stop: "_StopOnSignal | No
     try:
         yield
     except (ConfigError, DatasetError, PlacementError, SceneError, MergeError, NotADatasetError,
-            ExportError, FileExistsError, FitError, DistortionError) as exc:
+            ExportError, FileExistsError, FitError, DistortionError, CompareError) as exc:
         _stop(progress)
         _fail(exc)
     except RenderError as exc:
@@ -292,14 +293,20 @@ def camera_import(calibration: Annotated[Path, typer.Argument(help="OpenCV calib
                                                                    "or COLMAP cameras.txt.", show_default=False)],
                   output: Annotated[Path, typer.Option("-o", "--output", help="Camera profile YAML to write.")],
                   camera_id: Annotated[Optional[int], typer.Option(help="COLMAP camera id (when there are "
-                                                                        "several).")] = None) -> None:
+                                                                        "several).")] = None,
+                  sensor_width_mm: Annotated[Optional[float], typer.Option(
+                      min=0.1, help="Physical sensor width: sets the real focal length, hence the depth of "
+                                    "field (default 36 mm, full frame).")] = None) -> None:
     """Write a camera profile (resolution, K, distortion) from a calibration file."""
     import yaml
 
     from bproc_factory.calibration import read_calibration
 
     with _errors_reported():
-        profile = read_calibration(calibration, camera_id)
+        profile = read_calibration(calibration, camera_id, sensor_width_mm)
+    if sensor_width_mm is None:
+        err.print("[yellow]note:[/] no --sensor-width-mm: depth of field will assume a 36 mm (full-frame) "
+                  "sensor; give the real width for a realistic depth of field")
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(f"# imported from {calibration} by bproc-factory camera import\n"
                       + yaml.safe_dump(profile, sort_keys=False), encoding="utf-8")
@@ -327,7 +334,7 @@ def sensor_fit(output: Annotated[Path, typer.Option("-o", "--output", help="Sens
     with _errors_reported():
         fit, image = (fit_from_chart(chart, corners, name) if chart is not None else
                       fit_from_pairs(pairs[0], pairs[1], name))
-    write_profile(fit, output, comparison, image)
+        write_profile(fit, output, comparison, image)
     for note in fit.notes:
         err.print(f"[yellow]note:[/] {escape(note)}")
     _say(f"Fitted on {fit.samples} samples: mean ΔE2000 {fit.mean_delta_e:.2f} (worst {fit.max_delta_e:.2f}), "
@@ -341,18 +348,19 @@ def sensor_compare(real: Annotated[Path, typer.Argument(help="Folder of images f
                    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for plots and verdict.")]
                    ) -> None:
     """Compare real camera images with a rendered dataset on model-free image statistics."""
-    from bproc_factory.qa.records import open_dataset
-    from bproc_factory.sensor.compare import compare, folder_images, folder_stats, write_comparison
+    from bproc_factory.qa.records import iter_meta, open_dataset
+    from bproc_factory.sensor.compare import (CompareError, compare, current_sensor, folder_images, folder_stats,
+                                              write_comparison)
 
     with _errors_reported():
-        ds, _, _ = open_dataset(dataset)
-        real_paths = folder_images(real) if real.is_dir() else []
-        if not real_paths:
-            raise FileExistsError(f"{real}: no images (png, jpg, bmp, tif) to compare")
-    real_stats = folder_stats(real_paths)
-    synthetic = folder_stats(sorted((ds.root / "images").glob(f"*{ds.image_suffix}")))
-    findings = compare(real_stats, synthetic)
-    verdict = write_comparison(real_stats, synthetic, findings, output)
+        ds, _, coco = open_dataset(dataset)
+        if not real.is_dir():
+            raise CompareError(f"{real}: not a folder of images")
+        size = (coco["images"][0]["width"], coco["images"][0]["height"]) if coco["images"] else None
+        real_stats = folder_stats(folder_images(real), size)
+        synthetic = folder_stats([ds.image_path(im["id"]) for im in coco["images"]])
+        findings = compare(real_stats, synthetic, current_sensor(list(iter_meta(dataset))))
+        verdict = write_comparison(real_stats, synthetic, findings, output)
     for f in findings:
         _say(f"{f.stat:>11}: real {f.real:9.4g}  synthetic {f.synthetic:9.4g}  {f.verdict}")
     _say(f"-> {verdict}")

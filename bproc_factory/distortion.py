@@ -17,14 +17,12 @@ import numpy as np
 
 MAX_CANVAS_SCALE = 3.0  # the render canvas may have at most this many times the output's side
 ROUND_TRIP_TOLERANCE_PX = 0.02
+LABEL_SUPERSAMPLING = 2  # label canvas resolution factor under distortion
 _CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-12)
 
 
 class DistortionError(ValueError):
     """The distortion cannot be rendered (not invertible over the image, or too wide a view)."""
-
-
-LABEL_SUPERSAMPLING = 2  # label canvas resolution factor under distortion
 
 
 @dataclass(frozen=True)
@@ -93,8 +91,11 @@ def make_canvas(K: np.ndarray, width: int, height: int, coeffs: list[float] | No
     rays = undistort_normalised(pixels, K, coeffs, model)
     error = np.abs(distort_pixels(rays, K, coeffs, model) - pixels).max()
     if not np.isfinite(error) or error > ROUND_TRIP_TOLERANCE_PX:
+        why = ("a fisheye this wide sees more than a pinhole canvas can hold; keep its diagonal field of "
+               "view below about 120 degrees" if model == "fisheye" else "the lens model folds over itself "
+               "towards the image edges")
         raise DistortionError(f"distortion {list(coeffs)} ({model}) is not invertible over the "
-                              f"{width}x{height} image (round trip off by {error:.3g} px)")
+                              f"{width}x{height} image (round trip off by {error:.3g} px): {why}")
     fx, fy = K[0, 0], K[1, 1]
     u = rays[:, 0] * fx
     v = rays[:, 1] * fy
@@ -109,7 +110,7 @@ def make_canvas(K: np.ndarray, width: int, height: int, coeffs: list[float] | No
     return Canvas(K=K_render, width=int(new_w), height=int(new_h), map_x=map_x, map_y=map_y)
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=64)
 def cached_canvas(K: tuple[tuple[float, ...], ...], width: int, height: int, coeffs: tuple[float, ...],
                   model: str) -> Canvas:
     """``make_canvas`` for hashable arguments, remembered (the inversion costs ~0.5 s at 640x480)."""

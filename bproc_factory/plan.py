@@ -2,9 +2,11 @@
 
 A scene (objects, lights, world) is shared by ``views_per_scene`` consecutive images. Scene ``s``
 has the seed ``scene_seed = seed_int(run_seed, "scene", s)`` and image ``i`` the seed
-``image_seed = seed_int(run_seed, "image", i)``; every concern draws from its own stream of those
-(``rng_for(scene_seed, "objects")``, ``rng_for(image_seed, "camera")``...). Both seeds are recorded,
-and any subset of a scene's views plans identically, on any worker, in any order.
+``image_seed = seed_int(run_seed, "image", i)``. Camera, lens, sensor, light and world values each
+draw from their own stream of those (``rng_for(image_seed, "camera", "elevation")``...), so a
+change to one setting leaves the others' values as they were; the object layout draws in sequence
+from ``rng_for(scene_seed, "objects")`` (counts, assets and poses depend on one another). Both
+seeds are recorded, and any subset of a scene's views plans identically, on any worker, in any order.
 """
 from __future__ import annotations
 
@@ -18,13 +20,13 @@ from bproc_factory.assets import Asset
 from bproc_factory.colour import kelvin_to_rgb
 from bproc_factory.config.distributions import sample, sample_int
 from bproc_factory.config.camera import MotionBlur
-from bproc_factory.config.loader import LoadedScenario
-from bproc_factory.distortion import Canvas, cached_canvas
+from bproc_factory.config.loader import ConfigError, LoadedScenario
+from bproc_factory.distortion import Canvas, DistortionError, cached_canvas
 from bproc_factory.fit import area_named
 from bproc_factory.placement import Footprint, PlacementError, place, stable_rotations
 from bproc_factory.scene_info import PlacementArea, SceneInfo
 from bproc_factory.seeding import rng_for, seed_int
-from bproc_factory.sensor.sample import sample_lens, sample_sensor
+from bproc_factory.sensor.sample import draw, sample_lens, sample_sensor
 
 
 @dataclass(frozen=True)
@@ -148,23 +150,24 @@ def plan_objects(loaded: LoadedScenario, assets: list[list[Asset]], info: SceneI
 
 
 def plan_lights(loaded: LoadedScenario, info: SceneInfo, scene_seed: int) -> tuple[LightPlan, ...]:
-    """Sample each light group's count, energy, colour temperature and position around the target."""
-    rng = rng_for(scene_seed, "lights")
+    """Sample each light group's count, energy, colour temperature and position around the target;
+    each value of each light from its own stream."""
     target = np.asarray(info.camera_target)
     lights = []
-    for group in loaded.scenario.lights:
-        for _ in range(sample_int(group.count, rng)):
-            s = {"type": group.type, "energy_w": sample(group.energy_w, rng),
-                 "temperature_k": sample(group.temperature_k, rng),
-                 "distance_m": sample(group.distance_m, rng),
-                 "elevation_deg": sample(group.elevation_deg, rng),
-                 "azimuth_deg": sample(group.azimuth_deg, rng)}
+    for g, group in enumerate(loaded.scenario.lights):
+        for k in range(sample_int(group.count, rng_for(scene_seed, "lights", g, "count"))):
+            key = ("lights", g, k)
+            s = {"type": group.type, "energy_w": draw(group.energy_w, scene_seed, *key, "energy"),
+                 "temperature_k": draw(group.temperature_k, scene_seed, *key, "temperature"),
+                 "distance_m": draw(group.distance_m, scene_seed, *key, "distance"),
+                 "elevation_deg": draw(group.elevation_deg, scene_seed, *key, "elevation"),
+                 "azimuth_deg": draw(group.azimuth_deg, scene_seed, *key, "azimuth")}
             if group.type == "sun":
-                s["sun_angle_deg"] = sample(group.sun_angle_deg, rng)
+                s["sun_angle_deg"] = draw(group.sun_angle_deg, scene_seed, *key, "sun_angle")
             else:
-                s["size_m"] = sample(group.size_m, rng)
+                s["size_m"] = draw(group.size_m, scene_seed, *key, "size")
             if group.type == "spot":
-                s["spot_angle_deg"] = sample(group.spot_angle_deg, rng)
+                s["spot_angle_deg"] = draw(group.spot_angle_deg, scene_seed, *key, "spot_angle")
             eye = target + cam.spherical_offset(s["distance_m"], s["elevation_deg"], s["azimuth_deg"])
             lights.append(LightPlan(type=group.type, energy_w=s["energy_w"],
                                     color_rgb=kelvin_to_rgb(s["temperature_k"]),
@@ -176,50 +179,55 @@ def plan_lights(loaded: LoadedScenario, info: SceneInfo, scene_seed: int) -> tup
 def plan_world(loaded: LoadedScenario, scene_seed: int) -> dict[str, Any]:
     """The world colour and sampled strength, when the config sets them."""
     world = loaded.scenario.world
-    rng = rng_for(scene_seed, "world")
     out: dict[str, Any] = {}
     if world.color is not None:
         out["color"] = list(world.color)
     if world.strength is not None:
-        out["strength"] = sample(world.strength, rng)
+        out["strength"] = draw(world.strength, scene_seed, "world", "strength")
     return out
 
 
 def plan_view(loaded: LoadedScenario, info: SceneInfo, run_seed: int, image_index: int) -> ViewPlan:
     """Sample one view: camera pose around the (jittered) target, and the camera's distortion,
-    depth of field and motion, the sensor's parameters and the lens obstructions of this image."""
+    depth of field and motion, the sensor's parameters and the lens obstructions of this image.
+    Each value draws from its own stream of the image seed, so changing one setting (a sweep)
+    leaves the others as they were."""
     sc = loaded.scenario
     c = sc.camera
-    image_seed = seed_int(run_seed, "image", image_index)
-    rng = rng_for(image_seed, "camera")
+    seed = seed_int(run_seed, "image", image_index)
     s: dict[str, Any] = {
-        "distance_m": sample(c.distance_m, rng), "elevation_deg": sample(c.elevation_deg, rng),
-        "azimuth_deg": sample(c.azimuth_deg, rng), "roll_deg": sample(c.roll_deg, rng),
-        "target_offset_m": [sample(d, rng) for d in c.target_offset_m]}
+        "distance_m": draw(c.distance_m, seed, "camera", "distance"),
+        "elevation_deg": draw(c.elevation_deg, seed, "camera", "elevation"),
+        "azimuth_deg": draw(c.azimuth_deg, seed, "camera", "azimuth"),
+        "roll_deg": draw(c.roll_deg, seed, "camera", "roll"),
+        "target_offset_m": [draw(d, seed, "camera", "target", k) for k, d in enumerate(c.target_offset_m)]}
     target = np.asarray(info.camera_target) + np.asarray(s["target_offset_m"])
     eye = target + cam.spherical_offset(s["distance_m"], s["elevation_deg"], s["azimuth_deg"])
     w, h = c.resolution
     distortion = None
     if c.distortion is not None:
-        drng = rng_for(image_seed, "distortion")
-        distortion = {"model": c.distortion.model, "coeffs": [sample(d, drng) for d in c.distortion.coeffs]}
+        distortion = {"model": c.distortion.model,
+                      "coeffs": [draw(d, seed, "distortion", k) for k, d in enumerate(c.distortion.coeffs)]}
         s["distortion"] = distortion
     dof = None
     if c.dof is not None:
-        frng = rng_for(image_seed, "dof")
-        focus = s["distance_m"] if c.dof.focus == "target" else sample(c.dof.focus.distance_m, frng)
-        dof = {"f_stop": sample(c.dof.f_stop, frng), "focus_distance_m": focus}
+        focus = s["distance_m"] if c.dof.focus == "target" else draw(c.dof.focus.distance_m, seed, "dof", "focus")
+        dof = {"f_stop": draw(c.dof.f_stop, seed, "dof", "f_stop"), "focus_distance_m": focus}
         s["dof"] = dof
-    motion = plan_motion(c.motion_blur, rng_for(image_seed, "motion")) if c.motion_blur else None
+    motion = plan_motion(c.motion_blur, seed) if c.motion_blur else None
     if motion:
         s["motion"] = motion
-    sensor = sample_sensor(sc.sensor, sc.render.exposure_ev, rng_for(image_seed, "sensor"))
-    lens = sample_lens(sc.lens, w, h, rng_for(image_seed, "lens"))
-    return ViewPlan(image_index=image_index, view_index=image_index % sc.views_per_scene,
-                    image_seed=image_seed, K=cam.intrinsics(c), width=w, height=h,
-                    cam_to_world=cam.look_at(eye, target, s["roll_deg"]),
-                    sampled=s, distortion=distortion, dof=dof,
-                    motion=motion, sensor=sensor, lens=lens)
+    view = ViewPlan(image_index=image_index, view_index=image_index % sc.views_per_scene,
+                    image_seed=seed, K=cam.intrinsics(c), width=w, height=h,
+                    cam_to_world=cam.look_at(eye, target, s["roll_deg"]), sampled=s,
+                    distortion=distortion, dof=dof, motion=motion,
+                    sensor=sample_sensor(sc.sensor, sc.render.exposure_ev, seed),
+                    lens=sample_lens(sc.lens, w, h, seed))
+    try:
+        view.canvas()  # a lens that cannot be rendered is a config error, found while planning
+    except DistortionError as exc:
+        raise ConfigError(f"{loaded.path}: camera.distortion: image {image_index}: {exc}") from None
+    return view
 
 
 def _unit_vector(rng: np.random.Generator) -> list[float]:
@@ -227,14 +235,15 @@ def _unit_vector(rng: np.random.Generator) -> list[float]:
     return (v / np.linalg.norm(v)).tolist()
 
 
-def plan_motion(blur: MotionBlur, rng: np.random.Generator) -> dict[str, Any]:
+def plan_motion(blur: MotionBlur, seed: int) -> dict[str, Any]:
     """Shutter time and the camera's and objects' velocities during it (world frame)."""
-    speed = sample(blur.camera_speed_mps, rng)
-    return {"shutter_s": sample(blur.shutter_s, rng),
-            "camera_velocity_mps": (np.asarray(_unit_vector(rng)) * speed).tolist(),
-            "camera_rotation_axis": _unit_vector(rng),
-            "camera_rotation_dps": sample(blur.camera_rotation_dps, rng),
-            "object_velocity_mps": [sample(d, rng) for d in blur.object_velocity_mps]}
+    speed = draw(blur.camera_speed_mps, seed, "motion", "camera_speed")
+    return {"shutter_s": draw(blur.shutter_s, seed, "motion", "shutter"),
+            "camera_velocity_mps": (np.asarray(_unit_vector(rng_for(seed, "motion", "direction"))) * speed).tolist(),
+            "camera_rotation_axis": _unit_vector(rng_for(seed, "motion", "axis")),
+            "camera_rotation_dps": draw(blur.camera_rotation_dps, seed, "motion", "rotation"),
+            "object_velocity_mps": [draw(d, seed, "motion", "objects", k)
+                                    for k, d in enumerate(blur.object_velocity_mps)]}
 
 
 def plan_scene(loaded: LoadedScenario, assets: list[list[Asset]], info: SceneInfo, run_seed: int,

@@ -21,7 +21,7 @@ from bproc_factory.errors import Stopped
 from bproc_factory.fit import check_fit
 from bproc_factory.labels import annotations
 from bproc_factory.meta import image_meta
-from bproc_factory.plan import group_by_scene, plan_scene
+from bproc_factory.plan import group_by_scene, plan_scene, plan_view
 from bproc_factory.seeding import rng_for
 from bproc_factory.sensor.lens import apply_lens
 from bproc_factory.sensor.pipeline import apply_sensor
@@ -117,7 +117,7 @@ def render_dataset(config: Path, output: Path, count: int, start: int = 0, seed:
     if on_total:
         on_total(len(todo))
     try:
-        _start(job, bool(todo))
+        _start(job, todo[0] if todo else None)
         summary.setup_seconds = time.perf_counter() - t0
         try:
             for scene, indices in group_by_scene(todo, sc.views_per_scene).items():
@@ -135,15 +135,17 @@ def render_dataset(config: Path, output: Path, count: int, start: int = 0, seed:
     return summary
 
 
-def _start(job: _Job, render: bool) -> None:
-    """Open the scene (when there is work), check the fit, and claim the output folder."""
+def _start(job: _Job, first: int | None) -> None:
+    """Open the scene (when there is work, ``first`` being the first image to render), check the
+    fit and the camera, and claim the output folder."""
     try:
-        if render:
+        if first is not None:
             from bproc_factory.blender.session import RenderSession, versions
 
             sc = job.loaded.scenario
             job.session = RenderSession(job.loaded.resolve(sc.scene), sc)
             check_fit(job.loaded, job.assets, job.session.info)
+            plan_view(job.loaded, job.session.info, job.seed, first)  # an unrenderable lens fails here
             job.summary.device = job.session.device
             job.provenance = {"config_sha256": job.loaded.sha256, "bproc_factory": __version__,
                               **versions(), "render_device": job.session.device}
@@ -171,10 +173,15 @@ def _render_scene(job: _Job, scene: int, indices: list[int], on_progress: Progre
         stage["labels"] += time.perf_counter() - t
         t = time.perf_counter()
         linear = apply_lens(warp_image(canvas, rendered.rgb_linear), view.lens)
-        rgb8 = apply_sensor(linear, view.sensor, rng_for(view.image_seed, "sensor_noise"))
+        sensor, quality = view.sensor, render_cfg.jpeg_quality
+        if render_cfg.image_format == "jpg" and "jpeg_quality" in sensor:
+            # the file itself is the camera's JPEG: encode once, at the sampled quality
+            sensor = {k: v for k, v in sensor.items() if k != "jpeg_quality"}
+            quality = view.sensor["jpeg_quality"]
+        rgb8 = apply_sensor(linear, sensor, rng_for(view.image_seed, "sensor_noise"))
         stage["sensor"] += time.perf_counter() - t
         t = time.perf_counter()
-        job.dataset.write_image(view.image_index, rgb8, instances, meta, render_cfg.jpeg_quality)
+        job.dataset.write_image(view.image_index, rgb8, instances, meta, quality)
         job.records[view.image_index] = coco_record(meta)
         stage["write"] += time.perf_counter() - t
         job.summary.rendered += 1

@@ -20,7 +20,7 @@ def scene(h=96, w=128) -> np.ndarray:
 
 def test_default_pipeline_is_exposure_then_srgb():
     lin = np.array([[[0.0, 0.0031308, 0.18]], [[1.0, 2.0, -1.0]]], np.float32)
-    out = apply_sensor(lin, sample_sensor(None, 0.0, np.random.default_rng(0)), np.random.default_rng(0))
+    out = apply_sensor(lin, sample_sensor(None, 0.0, 0), np.random.default_rng(0))
     assert out.tolist() == [[[0, 10, 118]], [[255, 255, 0]]]
     brighter = apply_sensor(np.full((1, 1, 3), 0.25, np.float32), {"exposure_ev": 1.0, "tone": {"curve": "srgb"}},
                             np.random.default_rng(0))
@@ -82,10 +82,11 @@ def test_spatial_steps_do_what_they_say():
 
 def test_lens_effects_veil_darken_and_glow():
     img = scene()
-    img[5:8, 5:8] = 20.0  # a bright highlight
     fogged = apply_lens(img, {"fog": {"density": 0.6, "coverage": 1.0, "blur_px": 2.0, "color": [0.9, 0.9, 0.9],
                                       "field_seed": 1}})
-    assert fogged[20:60, 30:90].std() < img[20:60, 30:90].std() or fogged.std() < img.std()
+    assert fogged.std() < 0.8 * img.std()  # the veil washes out contrast
+    assert abs(float(fogged.mean()) - float(img.mean())) < 0.05 * float(img.mean())  # scattered, not lost
+    img[5:8, 5:8] = 20.0  # a bright highlight
     dusty = apply_lens(img, {"dust": {"spots": [[100, 80, 6, 0.5]], "smudges": []}})
     assert dusty[80, 100].mean() < 0.7 * img[80, 100].mean() and np.allclose(dusty[30, 40], img[30, 40])
     glowing = apply_lens(img, {"bloom": {"threshold": 1.0, "strength": 0.5, "radius_px": 3.0}})
@@ -95,13 +96,26 @@ def test_lens_effects_veil_darken_and_glow():
 def test_sampling_is_reproducible_and_respects_probabilities():
     profile = SensorProfile(exposure_ev={"uniform": [-1, 1]}, noise={"full_well_e": {"uniform": [500, 900]}},
                             jpeg_quality={"uniform": [40, 60]}, ccm=[[1, 0, 0], [0, 1, 0], [0, 0, 1]], ccm_jitter=0.02)
-    a = sample_sensor(profile, 0.5, np.random.default_rng(4))
-    assert a == sample_sensor(profile, 0.5, np.random.default_rng(4))
+    a = sample_sensor(profile, 0.5, 4)
+    assert a == sample_sensor(profile, 0.5, 4)
     assert 40 <= a["jpeg_quality"] <= 60 and isinstance(a["jpeg_quality"], int)
     assert np.allclose(np.array(a["ccm"]).sum(axis=1), 1.0)  # jitter keeps white white
     effects = LensEffects(fog={"probability": 0.0}, dust={"probability": 1.0, "spots": 3})
-    lens = sample_lens(effects, 64, 48, np.random.default_rng(0))
+    lens = sample_lens(effects, 64, 48, 0)
     assert "fog" not in lens and len(lens["dust"]["spots"]) == 3
+
+
+def test_changing_one_setting_leaves_the_other_drawn_values_alone():
+    settings = {"white_balance": [{"uniform": [0.8, 1.2]}, 1.0, {"uniform": [0.8, 1.2]}],
+                "jpeg_quality": {"uniform": [40, 90]}, "ccm": [[1, 0, 0], [0, 1, 0], [0, 0, 1]]}
+    a = sample_sensor(SensorProfile(**settings), 0.0, 7)
+    b = sample_sensor(SensorProfile(**settings, ccm_jitter=0.02), 0.0, 7)
+    assert a["white_balance"] == b["white_balance"] and a["jpeg_quality"] == b["jpeg_quality"]
+    assert a["ccm"] != b["ccm"]
+    dust = {"probability": 1.0, "spots": 4}
+    without_fog = sample_lens(LensEffects(dust=dust), 64, 48, 3)
+    with_fog = sample_lens(LensEffects(dust=dust, fog={"probability": 1.0}), 64, 48, 3)
+    assert with_fog["dust"] == without_fog["dust"] and "fog" in with_fog
 
 
 def test_bad_tone_points_are_refused():

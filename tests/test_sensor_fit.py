@@ -1,5 +1,6 @@
 """sensor fit recovers known profiles (stated tolerances), refuses unfit inputs, and works end to end
 on the shipped examples; sensor compare finds the statistics that differ."""
+import re
 import subprocess
 import sys
 
@@ -9,7 +10,7 @@ import pytest
 import yaml
 
 from bproc_factory.sensor.chart import COLORCHECKER_CLASSIC_SRGB8, draw_chart, read_patches
-from bproc_factory.sensor.compare import compare, image_stats
+from bproc_factory.sensor.compare import CompareError, compare, image_stats
 from bproc_factory.sensor.fit import FitError, fit_chart, fit_pairs
 from bproc_factory.sensor.pipeline import apply_sensor, srgb_decode
 from conftest import REPO, cli
@@ -59,6 +60,7 @@ def test_chart_fit_recovers_a_known_profile():
     patches = read_patches(photo, np.array([[6, 6], [w - 6, 6], [w - 6, h - 6], [6, h - 6]], float))
     fit = fit_chart(patches, COLORCHECKER_CLASSIC_SRGB8)
     assert_recovers(fit.profile, TRUTH, noise_rtol=0.1)
+    assert fit.profile["noise"]["read_noise_e"] == pytest.approx(TRUTH["noise"]["read_noise_e"], rel=0.3)
     assert fit.mean_delta_e < 0.5
 
 
@@ -121,10 +123,28 @@ def test_compare_finds_the_statistics_that_differ():
                          {"exposure_ev": -1.0, "white_balance": [1.2, 1.0, 1.0], "tone": {"curve": "srgb"},
                           "noise": {"full_well_e": 300.0, "read_noise_e": 5.0, "channel_gain": [1, 1, 1]},
                           "jpeg_quality": 20}, rng) for c in clean]
-    findings = {f.stat: f for f in compare([image_stats(r) for r in real], [image_stats(c) for c in clean])}
-    assert "exposure_ev by about -" in findings["brightness"].verdict
-    assert "white_balance R" in findings["red_green"].verdict
-    assert "add noise" in findings["noise"].verdict
-    assert "jpeg_quality" in findings["blockiness"].verdict
+    current = {"exposure_ev": 0.0, "white_balance": [1.0, 1.0, 1.0], "jpeg_quality": 95}
+    findings = {f.stat: f for f in compare([image_stats(r) for r in real], [image_stats(c) for c in clean], current)}
+    ev = float(re.search(r"exposure_ev by about ([-+][\d.]+)", findings["brightness"].verdict).group(1))
+    assert -1.4 < ev < -0.6  # the real camera is one stop darker
+    gain = float(re.search(r"white_balance R to about ([\d.]+)", findings["red_green"].verdict).group(1))
+    assert 1.1 < gain < 1.35  # and 20 % redder
+    assert findings["noise"].verdict.startswith("add noise")
+    assert findings["blockiness"].verdict.startswith("lower jpeg_quality (now 95)")
     same = compare([image_stats(c) for c in clean], [image_stats(c) for c in clean])
     assert all(f.verdict == "matches" for f in same)
+    with pytest.raises(CompareError, match="at least 3 real"):
+        compare([image_stats(clean[0])], [image_stats(c) for c in clean])
+
+
+@pytest.mark.render
+def test_sensor_compare_cli_writes_plots_and_a_verdict(rendered, tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    for path in sorted((rendered / "images").glob("*.png")):  # the "real camera" is half as bright
+        cv2.imwrite(str(real / path.name), (cv2.imread(str(path)) * 0.5).astype(np.uint8))
+    result = cli("sensor", "compare", real, rendered, "-o", tmp_path / "gap", check=True)
+    assert "change exposure_ev by about -" in result.stdout
+    assert (tmp_path / "gap" / "verdict.md").is_file() and (tmp_path / "gap" / "brightness.png").is_file()
+    result = cli("sensor", "compare", tmp_path / "nowhere", rendered, "-o", tmp_path / "gap2")
+    assert result.returncode == 2 and "not a folder of images" in result.stderr

@@ -17,6 +17,7 @@ FRAME_STRIDE = 2
 
 
 def frame_of(k: int) -> int:
+    """The frame of a render call's ``k``-th view."""
     return FRAME_STRIDE * k
 
 
@@ -94,8 +95,10 @@ def _linear(animation_data: bpy.types.AnimData | None) -> None:
 
 
 def clear_keys(camera: bpy.types.Object, objects: list[bpy.types.Object]) -> None:
-    """Forget the keys of the previous render call."""
+    """Forget the keys of the previous render call, and the camera's rotation: the next keys'
+    Euler angles are made continuous from zero, not from whatever was rendered before."""
     for obj in [camera, camera.data, *objects]:
         obj.animation_data_clear()
+    camera.rotation_euler = (0.0, 0.0, 0.0)
     bpy.context.scene.frame_start = 0
     bpy.context.scene.frame_end = 0

@@ -67,7 +67,7 @@ class RenderSession:
                 open_scene(scene_path)
                 self.info: SceneInfo = read_scene_info(scene_path)
                 make_environment_background()
-                self._camera = _factory_camera(scenario.camera.sensor_width_mm)
+                self._camera = _factory_camera()
                 init_renderer()
                 bproc.renderer.set_render_devices(use_only_cpu=True)
             self.device = "CPU"
@@ -158,6 +158,9 @@ class RenderSession:
         """Render the keyed views; the label pass returns index maps, the beauty pass linear RGB."""
         canvas = views[0].canvas()
         K, width, height = canvas.label_intrinsics() if label else (canvas.K, canvas.width, canvas.height)
+        # BlenderProc derives the lens (mm) from the sensor width and the rendered width: scale the
+        # sensor with the canvas so the lens, and so the depth of field, stays the real one.
+        self._camera.data.sensor_width = self._camera_cfg.sensor_width_mm * width / views[0].width
         bproc.camera.set_intrinsics_from_K_matrix(K, width, height, *self._camera_cfg.clip_m)
         if label:
             passes.label_pass(self._index_node)
@@ -250,13 +253,12 @@ def _read_index(path: Path, image_index: int) -> np.ndarray:
     return instances
 
 
-def _factory_camera(sensor_width_mm: float) -> bpy.types.Object:
+def _factory_camera() -> bpy.types.Object:
     """Render through a new plain perspective camera: a designer's camera may carry a parent,
     constraints, depth of field or another rotation mode, any of which would break K and pose."""
     scene = bpy.context.scene
     cam = bpy.data.objects.new("bpf_camera", bpy.data.cameras.new("bpf_camera"))
     cam.data.sensor_fit = "HORIZONTAL"
-    cam.data.sensor_width = sensor_width_mm  # sets the real focal length in mm, hence the depth of field
     scene.collection.objects.link(cam)
     scene.camera = cam
     return cam

@@ -24,6 +24,11 @@ from bproc_factory.config.scenario import Scenario
 from bproc_factory.config.sensor import SensorProfile
 
 
+PROFILE_SECTIONS = {"camera": CameraProfile, "sensor": SensorProfile}
+# keys of which a profile may give one and the scenario the other: the scenario's replaces the profile's
+_ALTERNATIVES = {"K": "focal_length_mm", "focal_length_mm": "K"}
+
+
 class ConfigError(ValueError):
     """A config could not be read or validated; the message is meant for the user as it is."""
 
@@ -59,11 +64,9 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
     return LoadedScenario(scenario=scenario, path=path, sha256=config_sha256(scenario))
 
 
-PROFILE_SECTIONS = {"camera": CameraProfile, "sensor": SensorProfile}
-
-
 def _merge_profile(raw: dict[str, Any], section: str, model: type[BaseModel], path: Path) -> None:
-    """Replace ``section.profile`` by the profile file's values, keys given inline winning."""
+    """Replace ``section.profile`` by the profile file's values, with the keys given inline laid
+    over them (deep: ``dof: {f_stop: 2}`` keeps the profile's focus)."""
     inline = raw.get(section)
     if not isinstance(inline, dict) or not inline.get("profile"):
         return
@@ -75,7 +78,25 @@ def _merge_profile(raw: dict[str, Any], section: str, model: type[BaseModel], pa
         raise ConfigError(f"{path}: {section}.profile: file '{ref}' not found (looked for {profile_path})")
     data = read_yaml(profile_path)
     validate(model, data, profile_path)  # errors name the profile file and its keys
-    raw[section] = {**data, **inline}
+    for key, other in _ALTERNATIVES.items():
+        if inline.get(key) is not None:
+            data.pop(other, None)
+    raw[section] = deep_merge(data, inline)
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` laid over ``base``: mappings merge key by key, anything else replaces."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and not _is_distribution(value):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _is_distribution(value: dict[str, Any]) -> bool:
+    return any(kind in value for kind in KINDS)
 
 
 def read_yaml(path: Path) -> Any:

@@ -166,11 +166,19 @@ def fit_pairs(reference_rgb8: list[np.ndarray], production_rgb8: list[np.ndarray
     def residual(params: np.ndarray) -> np.ndarray:
         return (_tone(ref_lin @ params[1:].reshape(3, 3).T, params[0]) - obs).ravel()
 
-    start = np.concatenate([[2.2], np.eye(3).ravel()])
-    result = least_squares(residual, start, bounds=([GAMMA_RANGE[0]] + [-3] * 9, [GAMMA_RANGE[1]] + [3] * 9))
+    # start from the linear least-squares matrix under a 2.2 power law, so that no exposure
+    # difference between the cameras starts the search far from the answer
+    M0, *_ = np.linalg.lstsq(ref_lin, np.power(obs, 2.2), rcond=None)
+    start = np.concatenate([[2.2], M0.T.ravel()])
+    bound = max(20.0, 4 * float(np.abs(M0).max()))
+    lower, upper = [GAMMA_RANGE[0]] + [-bound] * 9, [GAMMA_RANGE[1]] + [bound] * 9
+    result = least_squares(residual, start, bounds=(lower, upper))
     if not result.success:
         raise FitError(f"the fit did not converge ({result.message})")
     gamma, M = float(result.x[0]), result.x[1:].reshape(3, 3)
+    if np.any(np.isclose(result.x[1:], lower[1:])) or np.any(np.isclose(result.x[1:], upper[1:])):
+        raise FitError("the colour matrix ran into its bounds; the production images do not follow the "
+                       "reference images (are the pairs aligned views of the same scene?)")
     predicted = _tone(ref_lin @ M.T, gamma)
     de = _delta_e(predicted, obs)
     noise = _pair_noise(spreads, gamma, M)

@@ -3,10 +3,13 @@ profile YAML and the before/after comparison image."""
 from __future__ import annotations
 
 from pathlib import Path
+
 import cv2
 import numpy as np
 import yaml
+from pydantic import Field
 
+from bproc_factory.config.base import StrictModel
 from bproc_factory.config.loader import ConfigError, read_yaml, validate
 from bproc_factory.config.sensor import SensorProfile
 from bproc_factory.sensor.chart import COLORCHECKER_CLASSIC_SRGB8, draw_chart, read_patches
@@ -24,21 +27,29 @@ def _read_rgb(path: Path) -> np.ndarray:
     return img[..., ::-1].copy()
 
 
+class ChartSpec(StrictModel):
+    """Where the chart is in the photo and what its patches should be."""
+
+    corners: tuple[tuple[float, float], tuple[float, float], tuple[float, float], tuple[float, float]] = Field(
+        description="top-left, top-right, bottom-right, bottom-left corner of the patch area, in pixels")
+    rows: int = Field(default=4, gt=0)
+    cols: int = Field(default=6, gt=0)
+    reference: str | list[tuple[float, float, float]] = Field(
+        default="colorchecker_classic", description="a known chart, or sRGB 8-bit values row by row")
+
+
 def fit_from_chart(photo: Path, spec_path: Path, name: str) -> tuple[SensorFit, np.ndarray]:
-    """Fit from a chart photo and its spec: ``corners`` (TL, TR, BR, BL of the patch area, pixels),
-    optional ``rows``/``cols`` (4 x 6) and ``reference`` (a name, or sRGB 8-bit values row by row)."""
-    spec = read_yaml(spec_path)
-    if not isinstance(spec, dict) or "corners" not in spec:
-        raise ConfigError(f"{spec_path}: corners: required (four [x, y] points: top-left, top-right, "
-                          "bottom-right, bottom-left of the patch area)")
-    corners = np.asarray(spec["corners"], float)
-    rows, cols = int(spec.get("rows", 4)), int(spec.get("cols", 6))
-    reference = spec.get("reference", "colorchecker_classic")
-    ref = REFERENCES.get(reference) if isinstance(reference, str) else np.asarray(reference, float)
-    if ref is None:
-        raise ConfigError(f"{spec_path}: reference: unknown chart '{reference}' (known: {', '.join(REFERENCES)})")
-    if corners.shape != (4, 2):
-        raise ConfigError(f"{spec_path}: corners: need four [x, y] points, got {corners.tolist()}")
+    """Fit from a chart photo and its spec (``ChartSpec``; corners are given, not detected)."""
+    spec: ChartSpec = validate(ChartSpec, read_yaml(spec_path), spec_path)
+    corners = np.asarray(spec.corners, float)
+    rows, cols = spec.rows, spec.cols
+    if isinstance(spec.reference, str):
+        if spec.reference not in REFERENCES:
+            raise ConfigError(f"{spec_path}: reference: unknown chart '{spec.reference}' "
+                              f"(known: {', '.join(REFERENCES)})")
+        ref = REFERENCES[spec.reference]
+    else:
+        ref = np.asarray(spec.reference, float)
     if ref.shape != (rows * cols, 3):
         raise ConfigError(f"{spec_path}: reference: {len(ref)} colours for a {rows} x {cols} chart")
     image = _read_rgb(photo)

@@ -68,6 +68,7 @@ def chromatic_aberration(img: np.ndarray, shift_px: float) -> np.ndarray:
 
 
 def jpeg_round_trip(rgb8: np.ndarray, quality: int) -> np.ndarray:
+    """The image as a JPEG of ``quality`` would decode (compression artefacts included)."""
     ok, buf = cv2.imencode(".jpg", rgb8[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     assert ok
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]

@@ -31,7 +31,7 @@ SPATIAL = ("vignetting", "chromatic_aberration_px", "softness_px", "jpeg_quality
 
 def production_camera() -> dict:
     profile = validate(SensorProfile, read_yaml(PROFILE), PROFILE)
-    params = sample_sensor(profile, 0.0, np.random.default_rng(0))
+    params = sample_sensor(profile, 0.0, 0)
     return {k: v for k, v in params.items() if k not in SPATIAL}
 
 
