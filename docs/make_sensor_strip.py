@@ -24,7 +24,7 @@ VARIANTS = {  # sweep spec -> tile titles, in order
         ["render (plain sRGB)", "reference phone", "cheap industrial", "low-light noisy"],
     "lens=[{fog: {density: 0.55, coverage: 0.7, blur_px: 5}}, "
     "{dust: {spots: 14, spot_radius_px: 9, spot_opacity: 0.45, smudges: 2}}, "
-    "{bloom: {threshold: 0.6, strength: 0.8, radius_px: 8}}]":
+    "{bloom: {threshold: 0.35, strength: 1.5, radius_px: 10}}]":
         ["lens fog", "dust and smudges", "bloom"],
 }
 
