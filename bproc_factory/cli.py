@@ -337,7 +337,8 @@ def sensor_fit(output: Annotated[Path, typer.Option("-o", "--output", help="Sens
         write_profile(fit, output, comparison, image)
     for note in fit.notes:
         err.print(f"[yellow]note:[/] {escape(note)}")
-    _say(f"Fitted on {fit.samples} samples: mean ΔE2000 {fit.mean_delta_e:.2f} (worst {fit.max_delta_e:.2f}), "
+    _say(f"Fitted on {fit.samples} samples: mean ΔE2000 {fit.mean_delta_e:.2f} ({fit.worst_name} "
+         f"{fit.max_delta_e:.2f}), "
          f"RMSE {fit.rmse:.4f} -> {output} (comparison {comparison})")
 
 

@@ -38,6 +38,7 @@ class SensorFit:
     samples: int
     r2: float  # the smallest share of variance explained, over the three channels
     notes: list[str] = field(default_factory=list)
+    worst_name: str = "worst"  # what max_delta_e is: the worst sample, or a percentile of many
 
 
 def _r2(predicted: np.ndarray, observed: np.ndarray) -> float:
@@ -187,7 +188,8 @@ def fit_pairs(reference_rgb8: list[np.ndarray], production_rgb8: list[np.ndarray
         raise FitError(f"the tone curve ran into its limit (gamma {gamma:.2f}); the production images do not "
                        "follow the reference images (are the pairs aligned views of the same scene?)")
     fit = SensorFit(_profile(name, gamma, M, noise), float(de.mean()), float(np.percentile(de, 99)),
-                    float(np.sqrt(np.mean((predicted - obs) ** 2))), len(ref), _r2(predicted, obs), notes)
+                    float(np.sqrt(np.mean((predicted - obs) ** 2))), len(ref), _r2(predicted, obs), notes,
+                    worst_name="99th percentile")
     _refuse_poor(fit)
     return fit
 

@@ -97,7 +97,7 @@ def write_profile(fit: SensorFit, output: Path, comparison: Path, image: np.ndar
     validate(SensorProfile, fit.profile, output)
     output.parent.mkdir(parents=True, exist_ok=True)
     header = (f"# fitted by bproc-factory sensor fit on {fit.samples} samples: mean dE2000 "
-              f"{fit.mean_delta_e:.2f}, worst {fit.max_delta_e:.2f}, RMSE {fit.rmse:.4f}\n")
+              f"{fit.mean_delta_e:.2f}, {fit.worst_name} {fit.max_delta_e:.2f}, RMSE {fit.rmse:.4f}\n")
     output.write_text(header + yaml.safe_dump(fit.profile, sort_keys=False), encoding="utf-8")
     comparison.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(comparison), image[..., ::-1])
