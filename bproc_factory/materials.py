@@ -1,0 +1,71 @@
+"""The procedural material library (pure): YAML specs with parameter ranges, and seeded draws.
+
+A spec names a ``pattern`` (how the surface varies), a base colour in HSV (each a distribution),
+roughness, metallic, bump strength and the pattern's scale. Drawing one gives the concrete values
+that ``blender.materials`` turns into a Principled BSDF node tree and that meta records.
+"""
+from __future__ import annotations
+
+import colorsys
+import functools
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from bproc_factory.config.base import StrictModel
+from bproc_factory.config.distributions import Distribution, bounded
+from bproc_factory.config.loader import ConfigError, read_yaml, validate
+from bproc_factory.sensor.sample import draw
+
+Fraction = Annotated[Distribution, bounded(ge=0, le=1)]
+Positive = Annotated[Distribution, bounded(gt=0)]
+PATTERNS = ("plain", "noise", "wood", "brushed", "fabric", "concrete", "cardboard")
+LIBRARY = Path(__file__).resolve().parent.parent / "materials"  # the repository's library
+
+
+class MaterialSpec(StrictModel):
+    """One library material with the ranges its parameters are drawn from."""
+
+    name: str
+    description: str | None = None
+    pattern: Literal["plain", "noise", "wood", "brushed", "fabric", "concrete", "cardboard"] = "plain"
+    hue: Fraction = 0.0
+    saturation: Fraction = 0.0
+    value: Fraction = 0.5
+    contrast: Fraction = 0.3  # how much darker the pattern's second tone is (0 = none)
+    roughness: Fraction = 0.5
+    metallic: Fraction = 0.0
+    bump: Fraction = 0.0
+    pattern_scale: Positive = 10.0
+
+
+@functools.lru_cache(maxsize=64)
+def load_material(path: Path) -> MaterialSpec:
+    """Read and validate one material YAML; errors name the file and key."""
+    return validate(MaterialSpec, read_yaml(path), path)
+
+
+def resolve_material(name_or_path: str, base_dir: Path) -> MaterialSpec:
+    """A material by library name (``wood``) or by YAML path relative to ``base_dir``."""
+    candidates = [base_dir / name_or_path] if name_or_path.endswith((".yaml", ".yml")) else \
+        [LIBRARY / f"{name_or_path}.yaml"]
+    for path in candidates:
+        if path.is_file():
+            return load_material(path.resolve())
+    known = ", ".join(sorted(p.stem for p in LIBRARY.glob("*.yaml")))
+    raise ConfigError(f"material '{name_or_path}' not found (library: {known})")
+
+
+def sample_material(spec: MaterialSpec, seed: int, *key: str | int) -> dict[str, Any]:
+    """Concrete values of a material, each from its own stream under ``key``."""
+    h, s, v = (draw(getattr(spec, k), seed, *key, k) for k in ("hue", "saturation", "value"))
+    contrast = draw(spec.contrast, seed, *key, "contrast")
+    base = colorsys.hsv_to_rgb(h, s, v)
+    second = colorsys.hsv_to_rgb(h, s, v * (1 - contrast))
+    return {"material": spec.name, "pattern": spec.pattern,
+            "color": [round(c, 6) for c in base], "color2": [round(c, 6) for c in second],
+            "roughness": draw(spec.roughness, seed, *key, "roughness"),
+            "metallic": draw(spec.metallic, seed, *key, "metallic"),
+            "bump": draw(spec.bump, seed, *key, "bump"),
+            "pattern_scale": draw(spec.pattern_scale, seed, *key, "pattern_scale")}

@@ -1,0 +1,86 @@
+"""The material library and lighting presets (pure): valid, reproducible from the seed, and
+where they should be."""
+import numpy as np
+import pytest
+
+from bproc_factory.assets import resolve_assets
+from bproc_factory.config.loader import ConfigError, load_scenario
+from bproc_factory.materials import LIBRARY, load_material, resolve_material, sample_material
+from bproc_factory.plan import plan_scene
+from bproc_factory.scene_info import PlacementArea, SceneInfo
+from conftest import REPO, tiny_config, write_config
+
+TABLE = SceneInfo(placement_areas=(PlacementArea("top", ((-0.6, -0.4), (0.6, -0.4), (0.6, 0.4), (-0.6, 0.4)),
+                                                 0.75),), camera_target=(0.0, 0.0, 0.75),
+                  surfaces=("floor", "wall"), lights=("lamp",))
+
+
+def test_the_library_has_the_promised_materials_and_each_is_valid():
+    names = {p.stem for p in LIBRARY.glob("*.yaml")}
+    assert {"painted_metal", "brushed_steel", "wood", "cardboard", "plastic", "fabric", "concrete", "rubber"} <= names
+    for name in names:
+        assert load_material(LIBRARY / f"{name}.yaml").name == name
+
+
+def test_material_draws_are_reproducible_and_within_their_ranges():
+    spec = resolve_material("wood", REPO)
+    a, b = sample_material(spec, 3, "x"), sample_material(spec, 3, "x")
+    assert a == b and a != sample_material(spec, 4, "x")
+    assert 0.3 <= a["roughness"] <= 0.6 and a["metallic"] == 0.0 and a["pattern"] == "wood"
+    assert all(0 <= c <= 1 for c in a["color"] + a["color2"])
+
+
+def test_unknown_material_names_the_config_key(tmp_path):
+    loaded = load_scenario(write_config(tmp_path, tiny_config(surfaces={"materials": ["wood", "unobtainium"]})))
+    with pytest.raises(ConfigError, match=r"surfaces.materials\[1\]: material 'unobtainium' not found"):
+        plan_scene(loaded, resolve_assets(loaded), TABLE, 0, 0, [0])
+
+
+def test_surfaces_and_scene_lights_are_drawn_per_scene_from_the_seed(tmp_path):
+    loaded = load_scenario(write_config(tmp_path, tiny_config(
+        surfaces={"materials": ["wood", "concrete"]}, scene_lights={"energy_scale": {"uniform": [0.5, 2]},
+                                                                     "temperature_k": 3000})))
+    assets = resolve_assets(loaded)
+    a = plan_scene(loaded, assets, TABLE, 1, 0, [0])
+    assert a.surfaces == plan_scene(loaded, assets, TABLE, 1, 0, [1]).surfaces  # views share the scene
+    assert set(a.surfaces) == {"floor", "wall"} and a.scene_lights["lamp"]["energy_scale"] >= 0.5
+    assert a.surfaces != plan_scene(loaded, assets, TABLE, 1, 1, [2]).surfaces
+
+
+@pytest.mark.parametrize("preset", sorted(p.name for p in (REPO / "configs" / "lighting").glob("*.yaml")))
+def test_each_lighting_preset_loads_and_comes_before_the_scenarios_lights(tmp_path, preset):
+    config = tiny_config(lighting=str(REPO / "configs" / "lighting" / preset))
+    loaded = load_scenario(write_config(tmp_path, config))
+    own = tiny_config()["lights"]
+    assert len(loaded.scenario.lights) > len(own) and loaded.scenario.lights[-1].type == own[-1]["type"]
+    first = plan_scene(loaded, resolve_assets(loaded), TABLE, 9, 0, [0])
+    again = plan_scene(loaded, resolve_assets(loaded), TABLE, 9, 0, [0])
+    assert [lt.sampled for lt in first.lights] == [lt.sampled for lt in again.lights]  # from the seed
+    assert first.world == again.world
+    other = plan_scene(loaded, resolve_assets(loaded), TABLE, 10, 0, [0])
+    assert [lt.sampled for lt in first.lights] != [lt.sampled for lt in other.lights]
+
+
+def test_glare_lights_sit_where_the_surface_mirrors_the_camera(tmp_path):
+    loaded = load_scenario(write_config(tmp_path, tiny_config(
+        views_per_scene=1, lights=[{"type": "area", "aim": "glare", "glare_jitter_deg": 0.0}])))
+    plan = plan_scene(loaded, resolve_assets(loaded), TABLE, 4, 0, [0])
+    camera = plan.views[0].cam_to_world[:3, 3] - np.array(TABLE.camera_target)
+    light = plan.lights[0].light_to_world[:3, 3] - np.array(TABLE.camera_target)
+    mirrored = np.array([-camera[0], -camera[1], camera[2]])
+    assert np.allclose(light / np.linalg.norm(light), mirrored / np.linalg.norm(mirrored), atol=1e-6)
+
+
+def test_camera_poses_stay_inside_the_camera_region(tmp_path):
+    region = tuple((x, y, z) for x in (-1.0, 1.0) for y in (-2.0, -0.5) for z in (1.0, 2.0))
+    info = SceneInfo(placement_areas=TABLE.placement_areas, camera_target=TABLE.camera_target,
+                     camera_regions=(region,))
+    loaded = load_scenario(write_config(tmp_path, tiny_config(camera={
+        **tiny_config()["camera"], "azimuth_deg": {"uniform": [0, 360]}, "distance_m": {"uniform": [0.5, 2.0]}})))
+    for scene in range(10):
+        eye = plan_scene(loaded, resolve_assets(loaded), info, 0, scene, [2 * scene]).views[0].cam_to_world[:3, 3]
+        assert -1 <= eye[0] <= 1 and -2 <= eye[1] <= -0.5 and 1 <= eye[2] <= 2
+    far = SceneInfo(placement_areas=TABLE.placement_areas, camera_target=TABLE.camera_target,
+                    camera_regions=(tuple((x + 50, y, z) for x, y, z in region),))
+    with pytest.raises(ConfigError, match="no pose inside the scene's camera region after 200 tries"):
+        plan_scene(loaded, resolve_assets(loaded), far, 0, 0, [0])
