@@ -28,6 +28,8 @@ sensor_app = typer.Typer(no_args_is_help=True, help="Fit a sensor profile to a r
 app.add_typer(sensor_app, name="sensor")
 camera_app = typer.Typer(no_args_is_help=True, help="Camera profiles.")
 app.add_typer(camera_app, name="camera")
+scene_app = typer.Typer(no_args_is_help=True, help="Environment scenes.")
+app.add_typer(scene_app, name="scene")
 err = Console(stderr=True)
 out = Console()
 
@@ -181,9 +183,7 @@ def check(config: ConfigArg, set_: SetOpt = None,
         loaded = load_scenario(config, tuple(set_ or ()))
         assets = resolve_assets(loaded)
         categories = category_ids(loaded, assets)
-        from bproc_factory.blender.scene import inspect_scene
-
-        info = inspect_scene(loaded.resolve(loaded.scenario.scene))
+        info = _scene_info(loaded.resolve(loaded.scenario.scene))
         check_fit(loaded, assets, info)
         v = loaded.scenario.views_per_scene
         for s in range(scenes):
@@ -191,6 +191,61 @@ def check(config: ConfigArg, set_: SetOpt = None,
     areas = ", ".join(f"{a.name} ({a.size_xy[0]:.2f} x {a.size_xy[1]:.2f} m)" for a in info.placement_areas)
     _say(f"OK {loaded.path}\n  scene: {loaded.resolve(loaded.scenario.scene)}\n"
          f"  placement areas: {areas}\n  categories: {categories}\n  config sha256: {loaded.sha256}")
+
+
+def _scene_info(path: Path):
+    """The scene's marks (a backplate needs no Blender); raises SceneError on errors."""
+    from bproc_factory.backplate import load_backplate
+    from bproc_factory.errors import SceneError
+
+    if path.suffix.lower() in (".yaml", ".yml"):
+        return load_backplate(path)
+    from bproc_factory.blender.scene import inspect_scene
+
+    survey = inspect_scene(path)
+    if survey.errors:
+        raise SceneError(f"{path}: " + "; ".join(survey.errors))
+    return survey.info
+
+
+@scene_app.command("check")
+def scene_check(scene: Annotated[Path, typer.Argument(help="A designer .blend, or a backplate annotation YAML.",
+                                                      show_default=False)]) -> None:
+    """List a scene's marks (placement areas, camera target and region, occluders, props, lights,
+    swappable surfaces) and what is missing or ambiguous; exit 2 on errors."""
+    from bproc_factory.backplate import load_backplate
+    from bproc_factory.errors import SceneError
+
+    with _errors_reported():
+        if not scene.is_file():
+            raise SceneError(f"{scene}: scene file not found")
+        if scene.suffix.lower() in (".yaml", ".yml"):
+            info, errors, warnings = load_backplate(scene), [], []
+        else:
+            from bproc_factory.blender.scene import inspect_scene
+
+            survey = inspect_scene(scene)
+            info, errors, warnings = survey.info, survey.errors, survey.warnings
+    for problem in errors:
+        err.print(f"[bold red]error:[/] {escape(problem)}", highlight=False, soft_wrap=True)
+    for problem in warnings:
+        err.print(f"[yellow]warning:[/] {escape(problem)}", highlight=False, soft_wrap=True)
+    if errors:
+        err.print(f"{escape(str(scene))}: {len(errors)} error(s); see scenes/README.md for the conventions")
+        raise typer.Exit(2)
+    lines = [f"OK {scene}"]
+    for area in info.placement_areas:
+        lines.append(f"  placement area: {area.name} ({area.size_xy[0]:.2f} x {area.size_xy[1]:.2f} m at "
+                     f"z = {area.z:.3f} m)")
+    lines.append("  camera target: (" + ", ".join(f"{v:.3f}" for v in info.camera_target) + ")")
+    if info.fixed_camera:
+        lines.append(f"  camera: fixed by the photo, {info.fixed_camera.width}x{info.fixed_camera.height}, "
+                     f"{info.fixed_camera.cam_to_world[2][3]:.2f} m above the ground")
+    for label, names in (("camera regions", [f"{len(r)} vertices" for r in info.camera_regions]),
+                         ("occluders", info.occluders), ("props", info.props),
+                         ("randomisable lights", info.lights), ("swappable surfaces", info.surfaces)):
+        lines.append(f"  {label}: {', '.join(names) if names else 'none'}")
+    _say("\n".join(lines))
 
 
 @app.command()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.spatial import Delaunay
 
 from bproc_factory import camera as cam
 from bproc_factory.assets import Asset
@@ -23,6 +24,7 @@ from bproc_factory.config.camera import MotionBlur
 from bproc_factory.config.loader import ConfigError, LoadedScenario
 from bproc_factory.distortion import Canvas, DistortionError, cached_canvas
 from bproc_factory.fit import area_named
+from bproc_factory.materials import resolve_material, sample_material
 from bproc_factory.placement import Footprint, PlacementError, place, stable_rotations
 from bproc_factory.scene_info import PlacementArea, SceneInfo
 from bproc_factory.seeding import rng_for, seed_int
@@ -83,6 +85,8 @@ class ScenePlan:
     lights: tuple[LightPlan, ...]
     world: dict[str, Any]
     views: tuple[ViewPlan, ...]
+    surfaces: dict[str, dict[str, Any]] = field(default_factory=dict)  # object -> drawn material
+    scene_lights: dict[str, dict[str, Any]] = field(default_factory=dict)  # light -> energy scale, colour
 
 
 def scene_of(image_index: int, views_per_scene: int) -> int:
@@ -149,9 +153,11 @@ def plan_objects(loaded: LoadedScenario, assets: list[list[Asset]], info: SceneI
     return tuple(objects)
 
 
-def plan_lights(loaded: LoadedScenario, info: SceneInfo, scene_seed: int) -> tuple[LightPlan, ...]:
+def plan_lights(loaded: LoadedScenario, info: SceneInfo, scene_seed: int,
+                first_view: dict[str, Any]) -> tuple[LightPlan, ...]:
     """Sample each light group's count, energy, colour temperature and position around the target;
-    each value of each light from its own stream."""
+    each value of each light from its own stream. Glare lights mirror ``first_view``'s camera
+    (its sampled elevation and azimuth) about the target."""
     target = np.asarray(info.camera_target)
     lights = []
     for g, group in enumerate(loaded.scenario.lights):
@@ -159,9 +165,16 @@ def plan_lights(loaded: LoadedScenario, info: SceneInfo, scene_seed: int) -> tup
             key = ("lights", g, k)
             s = {"type": group.type, "energy_w": draw(group.energy_w, scene_seed, *key, "energy"),
                  "temperature_k": draw(group.temperature_k, scene_seed, *key, "temperature"),
-                 "distance_m": draw(group.distance_m, scene_seed, *key, "distance"),
-                 "elevation_deg": draw(group.elevation_deg, scene_seed, *key, "elevation"),
-                 "azimuth_deg": draw(group.azimuth_deg, scene_seed, *key, "azimuth")}
+                 "distance_m": draw(group.distance_m, scene_seed, *key, "distance")}
+            if group.aim == "glare":
+                jitter = draw(group.glare_jitter_deg, scene_seed, *key, "glare_jitter")
+                angle = float(rng_for(scene_seed, *key, "glare_direction").uniform(0, 2 * np.pi))
+                s["elevation_deg"] = float(np.clip(first_view["elevation_deg"] + jitter * np.sin(angle), -90, 90))
+                s["azimuth_deg"] = first_view["azimuth_deg"] + 180.0 + jitter * np.cos(angle)
+                s["aim"] = "glare"
+            else:
+                s["elevation_deg"] = draw(group.elevation_deg, scene_seed, *key, "elevation")
+                s["azimuth_deg"] = draw(group.azimuth_deg, scene_seed, *key, "azimuth")
             if group.type == "sun":
                 s["sun_angle_deg"] = draw(group.sun_angle_deg, scene_seed, *key, "sun_angle")
             else:
@@ -173,13 +186,20 @@ def plan_lights(loaded: LoadedScenario, info: SceneInfo, scene_seed: int) -> tup
                                     color_rgb=kelvin_to_rgb(s["temperature_k"]),
                                     light_to_world=cam.opencv_to_blender(cam.look_at(eye, target)),
                                     sampled=s))
+    sun = info.backplate.get("sun") if info.backplate else None
+    if sun:  # the photo's sun, as annotated
+        eye = target + cam.spherical_offset(10.0, sun["elevation_deg"], sun["azimuth_deg"])
+        s = {"type": "sun", "energy_w": sun["strength"], "elevation_deg": sun["elevation_deg"],
+             "azimuth_deg": sun["azimuth_deg"], "sun_angle_deg": 0.5, "from": "backplate"}
+        lights.append(LightPlan(type="sun", energy_w=sun["strength"], color_rgb=(1.0, 1.0, 1.0),
+                                light_to_world=cam.opencv_to_blender(cam.look_at(eye, target)), sampled=s))
     return tuple(lights)
 
 
-def plan_world(loaded: LoadedScenario, scene_seed: int) -> dict[str, Any]:
-    """The world colour and sampled strength, when the config sets them."""
+def plan_world(loaded: LoadedScenario, info: SceneInfo, scene_seed: int) -> dict[str, Any]:
+    """The world colour and sampled strength: the config's, else (backplates) the photo's match."""
     world = loaded.scenario.world
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = dict(info.backplate["world"]) if info.backplate else {}
     if world.color is not None:
         out["color"] = list(world.color)
     if world.strength is not None:
@@ -188,22 +208,23 @@ def plan_world(loaded: LoadedScenario, scene_seed: int) -> dict[str, Any]:
 
 
 def plan_view(loaded: LoadedScenario, info: SceneInfo, run_seed: int, image_index: int) -> ViewPlan:
-    """Sample one view: camera pose around the (jittered) target, and the camera's distortion,
-    depth of field and motion, the sensor's parameters and the lens obstructions of this image.
-    Each value draws from its own stream of the image seed, so changing one setting (a sweep)
-    leaves the others as they were."""
+    """Sample one view: camera pose around the (jittered) target, inside the scene's camera region
+    if it has one (or the scene's fixed camera), and the camera's distortion, depth of field and
+    motion, the sensor's parameters and the lens obstructions of this image. Each value draws
+    from its own stream of the image seed, so changing one setting (a sweep) leaves the others."""
     sc = loaded.scenario
-    c = sc.camera
+    c = sc.camera_or_default
     seed = seed_int(run_seed, "image", image_index)
-    s: dict[str, Any] = {
-        "distance_m": draw(c.distance_m, seed, "camera", "distance"),
-        "elevation_deg": draw(c.elevation_deg, seed, "camera", "elevation"),
-        "azimuth_deg": draw(c.azimuth_deg, seed, "camera", "azimuth"),
-        "roll_deg": draw(c.roll_deg, seed, "camera", "roll"),
-        "target_offset_m": [draw(d, seed, "camera", "target", k) for k, d in enumerate(c.target_offset_m)]}
-    target = np.asarray(info.camera_target) + np.asarray(s["target_offset_m"])
-    eye = target + cam.spherical_offset(s["distance_m"], s["elevation_deg"], s["azimuth_deg"])
-    w, h = c.resolution
+    if info.fixed_camera is not None:
+        if c.distortion is not None:
+            raise ConfigError(f"{loaded.path}: camera.distortion: a photo backplate is rendered with the "
+                              "photo's own (undistorted) camera; remove the distortion")
+        fixed = info.fixed_camera
+        K, (w, h) = np.asarray(fixed.K), (fixed.width, fixed.height)
+        pose, s = np.asarray(fixed.cam_to_world), {"fixed_camera": True}
+    else:
+        K, (w, h) = cam.intrinsics(c), c.resolution
+        pose, s = _sample_pose(loaded, info, seed, image_index)
     distortion = None
     if c.distortion is not None:
         distortion = {"model": c.distortion.model,
@@ -211,15 +232,15 @@ def plan_view(loaded: LoadedScenario, info: SceneInfo, run_seed: int, image_inde
         s["distortion"] = distortion
     dof = None
     if c.dof is not None:
-        focus = s["distance_m"] if c.dof.focus == "target" else draw(c.dof.focus.distance_m, seed, "dof", "focus")
+        look_at = s.get("distance_m", float(np.linalg.norm(pose[:3, 3] - np.asarray(info.camera_target))))
+        focus = look_at if c.dof.focus == "target" else draw(c.dof.focus.distance_m, seed, "dof", "focus")
         dof = {"f_stop": draw(c.dof.f_stop, seed, "dof", "f_stop"), "focus_distance_m": focus}
         s["dof"] = dof
     motion = plan_motion(c.motion_blur, seed) if c.motion_blur else None
     if motion:
         s["motion"] = motion
     view = ViewPlan(image_index=image_index, view_index=image_index % sc.views_per_scene,
-                    image_seed=seed, K=cam.intrinsics(c), width=w, height=h,
-                    cam_to_world=cam.look_at(eye, target, s["roll_deg"]), sampled=s,
+                    image_seed=seed, K=K, width=w, height=h, cam_to_world=pose, sampled=s,
                     distortion=distortion, dof=dof, motion=motion,
                     sensor=sample_sensor(sc.sensor, sc.render.exposure_ev, seed),
                     lens=sample_lens(sc.lens, w, h, seed))
@@ -228,6 +249,31 @@ def plan_view(loaded: LoadedScenario, info: SceneInfo, run_seed: int, image_inde
     except DistortionError as exc:
         raise ConfigError(f"{loaded.path}: camera.distortion: image {image_index}: {exc}") from None
     return view
+
+
+def _sample_pose(loaded: LoadedScenario, info: SceneInfo, seed: int,
+                 image_index: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """A look-at pose from the config's ranges; with camera regions, redrawn (each try from its own
+    streams) until the camera stands inside one of them."""
+    c = loaded.scenario.camera_or_default
+    regions = [Delaunay(np.asarray(r)) for r in info.camera_regions]
+    for attempt in range(c.pose_tries if regions else 1):
+        tag = () if attempt == 0 else (attempt,)
+        s: dict[str, Any] = {
+            "distance_m": draw(c.distance_m, seed, "camera", "distance", *tag),
+            "elevation_deg": draw(c.elevation_deg, seed, "camera", "elevation", *tag),
+            "azimuth_deg": draw(c.azimuth_deg, seed, "camera", "azimuth", *tag),
+            "roll_deg": draw(c.roll_deg, seed, "camera", "roll", *tag),
+            "target_offset_m": [draw(d, seed, "camera", "target", k, *tag) for k, d in enumerate(c.target_offset_m)]}
+        target = np.asarray(info.camera_target) + np.asarray(s["target_offset_m"])
+        eye = target + cam.spherical_offset(s["distance_m"], s["elevation_deg"], s["azimuth_deg"])
+        if not regions or any(r.find_simplex(eye) >= 0 for r in regions):
+            if regions:
+                s["pose_tries"] = attempt + 1
+            return cam.look_at(eye, target, s["roll_deg"]), s
+    raise ConfigError(f"{loaded.path}: camera: image {image_index}: no pose inside the scene's camera region "
+                      f"after {c.pose_tries} tries; widen camera.distance_m, elevation_deg or azimuth_deg "
+                      "to reach the region, or the region itself")
 
 
 def _unit_vector(rng: np.random.Generator) -> list[float]:
@@ -246,6 +292,42 @@ def plan_motion(blur: MotionBlur, seed: int) -> dict[str, Any]:
                                     for k, d in enumerate(blur.object_velocity_mps)]}
 
 
+def plan_surfaces(loaded: LoadedScenario, info: SceneInfo, scene_seed: int) -> dict[str, dict[str, Any]]:
+    """For each swappable surface: whether it gets a library material this scene, which, and its
+    drawn parameters."""
+    cfg = loaded.scenario.surfaces
+    if cfg is None or not info.surfaces:
+        return {}
+    specs = []
+    for k, name in enumerate(cfg.materials):
+        try:
+            specs.append(resolve_material(name, loaded.base_dir))
+        except ConfigError as exc:
+            raise ConfigError(f"{loaded.path}: surfaces.materials[{k}]: {exc}") from None
+    out = {}
+    for surface in info.surfaces:
+        rng = rng_for(scene_seed, "surfaces", surface)
+        if rng.random() < cfg.probability:
+            spec = specs[int(rng.integers(len(specs)))]
+            out[surface] = sample_material(spec, scene_seed, "surfaces", surface, "params")
+    return out
+
+
+def plan_scene_lights(loaded: LoadedScenario, info: SceneInfo, scene_seed: int) -> dict[str, dict[str, Any]]:
+    """Energy scale and (optionally) colour temperature for each of the scene's own lights."""
+    cfg = loaded.scenario.scene_lights
+    if cfg is None:
+        return {}
+    out = {}
+    for name in info.lights:
+        values: dict[str, Any] = {"energy_scale": draw(cfg.energy_scale, scene_seed, "scene_lights", name, "energy")}
+        if cfg.temperature_k is not None:
+            values["temperature_k"] = draw(cfg.temperature_k, scene_seed, "scene_lights", name, "temperature")
+            values["color_rgb"] = list(kelvin_to_rgb(values["temperature_k"]))
+        out[name] = values
+    return out
+
+
 def plan_scene(loaded: LoadedScenario, assets: list[list[Asset]], info: SceneInfo, run_seed: int,
                scene: int, image_indices: list[int]) -> ScenePlan:
     """The full plan of one scene, for the requested subset of its views."""
@@ -254,9 +336,19 @@ def plan_scene(loaded: LoadedScenario, assets: list[list[Asset]], info: SceneInf
     if wrong:
         raise ValueError(f"images {wrong} do not belong to scene {scene}")
     scene_seed = seed_int(run_seed, "scene", scene)
+    first = plan_view(loaded, info, run_seed, scene * v)  # glare lights aim for the scene's first view
     return ScenePlan(scene_index=scene, scene_seed=scene_seed,
                      cycles_seed=seed_int(scene_seed, "cycles"),
                      objects=plan_objects(loaded, assets, info, scene_seed, scene),
-                     lights=plan_lights(loaded, info, scene_seed),
-                     world=plan_world(loaded, scene_seed),
-                     views=tuple(plan_view(loaded, info, run_seed, i) for i in sorted(image_indices)))
+                     lights=plan_lights(loaded, info, scene_seed, _pose_angles(first, info)),
+                     world=plan_world(loaded, info, scene_seed),
+                     views=tuple(plan_view(loaded, info, run_seed, i) for i in sorted(image_indices)),
+                     surfaces=plan_surfaces(loaded, info, scene_seed),
+                     scene_lights=plan_scene_lights(loaded, info, scene_seed))
+
+
+def _pose_angles(view: ViewPlan, info: SceneInfo) -> dict[str, float]:
+    """Elevation and azimuth of a view's camera as seen from the camera target."""
+    d = view.cam_to_world[:3, 3] - np.asarray(info.camera_target)
+    return {"elevation_deg": float(np.degrees(np.arcsin(d[2] / np.linalg.norm(d)))),
+            "azimuth_deg": float(np.degrees(np.arctan2(d[1], d[0])))}

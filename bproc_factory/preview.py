@@ -16,6 +16,8 @@ from bproc_factory.runner import RunSummary, render_dataset
 def preview_overrides(config: Path, overrides: tuple[str, ...], width: int, samples: int) -> tuple[str, ...]:
     """Overrides that shrink the camera to ``width`` pixels (K scaled to match) and cut samples."""
     cam = load_scenario(config, overrides).scenario.camera
+    if cam is None:  # a photo backplate: its size is the photo's
+        return (*overrides, f"render.samples={samples}", "render.noise_threshold=0.1")
     w, h = cam.resolution
     scale = min(1.0, width / w)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))

@@ -10,8 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import cv2
+import numpy as np
+
 from bproc_factory import __version__
-from bproc_factory.assets import Asset, resolve_assets, tree_sha256
+from bproc_factory.assets import Asset, resolve_assets
+from bproc_factory.backplate import scene_sha256
 from bproc_factory.categories import category_ids
 from bproc_factory.config.loader import LoadedScenario, load_scenario
 from bproc_factory.datasheet import write_datasheet
@@ -24,7 +28,7 @@ from bproc_factory.meta import image_meta
 from bproc_factory.plan import group_by_scene, plan_scene, plan_view
 from bproc_factory.seeding import rng_for
 from bproc_factory.sensor.lens import apply_lens
-from bproc_factory.sensor.pipeline import apply_sensor
+from bproc_factory.sensor.pipeline import apply_sensor, srgb_decode
 
 STAGES = ("plan", "apply", "label_pass", "beauty_pass", "labels", "sensor", "write")
 COCO_WRITE_INTERVAL_S = 30.0  # coco.json is rewritten after a scene at most this often, and at the end
@@ -69,6 +73,14 @@ class _Job:
     session: Any = None  # blender.session.RenderSession, imported lazily
     provenance: dict[str, Any] = field(default_factory=dict)
     last_coco_write: float = float("-inf")
+    _photo: np.ndarray | None = None
+
+    def photo_linear(self) -> np.ndarray:
+        """The backplate photo, scene-linear, read once."""
+        if self._photo is None:
+            photo = cv2.imread(self.session.info.backplate["photo"], cv2.IMREAD_COLOR)
+            self._photo = srgb_decode(photo[..., ::-1].astype(np.float32) / 255).astype(np.float32)
+        return self._photo
 
     def write_coco(self, final: bool = False) -> None:
         """Rewrite coco.json (throttled unless ``final``); the datasheet too when ``final``."""
@@ -98,7 +110,7 @@ def render_dataset(config: Path, output: Path, count: int, start: int = 0, seed:
     categories = category_ids(loaded, assets)
     identity = {"config_sha256": loaded.sha256, "run_seed": seed, "categories": categories,
                 "image_suffix": f".{sc.render.image_format}",
-                "inputs": {"scene": tree_sha256(loaded.resolve(sc.scene)),
+                "inputs": {"scene": scene_sha256(loaded.resolve(sc.scene)),
                            "assets": {a.name: a.sha256 for group in assets for a in group}},
                 "config": sc.model_dump(mode="json"), "config_path": str(loaded.path),
                 "asset_info": {a.name: {"category": a.category, "source": a.spec.source,
@@ -133,6 +145,11 @@ def render_dataset(config: Path, output: Path, count: int, start: int = 0, seed:
             job.session.close()
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def composite(rgb: np.ndarray, alpha: np.ndarray, shadow: np.ndarray, photo: np.ndarray) -> np.ndarray:
+    """Objects (premultiplied RGB, alpha) over the photo darkened by the shadow catcher's factor."""
+    return rgb + (1.0 - alpha)[..., None] * photo * np.clip(shadow, 0.0, 1.0)
 
 
 def _start(job: _Job, first: int | None) -> None:
@@ -172,7 +189,10 @@ def _render_scene(job: _Job, scene: int, indices: list[int], on_progress: Progre
                           job.categories, anns, job.provenance, job.subset)
         stage["labels"] += time.perf_counter() - t
         t = time.perf_counter()
-        linear = apply_lens(warp_image(canvas, rendered.rgb_linear), view.lens)
+        linear = warp_image(canvas, rendered.rgb_linear)
+        if rendered.alpha is not None:  # backplate: the objects and their shadows over the photo
+            linear = composite(linear, rendered.alpha, rendered.shadow, job.photo_linear())
+        linear = apply_lens(linear, view.lens)
         sensor, quality = view.sensor, render_cfg.jpeg_quality
         if render_cfg.image_format == "jpg" and "jpeg_quality" in sensor:
             # the file itself is the camera's JPEG: encode once, at the sampled quality

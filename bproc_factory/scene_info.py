@@ -1,9 +1,12 @@
 """What the factory needs to know about an environment scene, as plain data (no Blender)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+
+Point3 = tuple[float, float, float]
 
 
 @dataclass(frozen=True)
@@ -21,8 +24,25 @@ class PlacementArea:
 
 
 @dataclass(frozen=True)
+class FixedCamera:
+    """A camera the scene dictates (a photo backplate's): intrinsics, size and pose (OpenCV)."""
+
+    K: tuple[tuple[float, ...], ...]
+    width: int
+    height: int
+    cam_to_world: tuple[tuple[float, ...], ...]
+
+
+@dataclass(frozen=True)
 class SceneInfo:
-    """The marked parts of a scene: placement areas and the camera target (world metres)."""
+    """The marked parts of a scene (world metres), by the designer conventions in scenes/README.md."""
 
     placement_areas: tuple[PlacementArea, ...]
-    camera_target: tuple[float, float, float]
+    camera_target: Point3
+    camera_regions: tuple[tuple[Point3, ...], ...] = ()  # convex hulls the camera must stay inside
+    occluders: tuple[str, ...] = ()
+    props: tuple[str, ...] = ()
+    lights: tuple[str, ...] = ()  # lights the factory may randomise
+    surfaces: tuple[str, ...] = ()  # objects whose materials may be swapped
+    fixed_camera: FixedCamera | None = None
+    backplate: dict[str, Any] | None = field(default=None, compare=False)  # photo, world light (backplates)

@@ -40,7 +40,8 @@ def test_dataset_has_the_documented_layout(rendered):
         assert meta["provenance"]["render_device"] == "CPU"
         assert meta["objects"] and all({"instance_id", "asset", "category", "obj_to_world"} <= set(o)
                                        for o in meta["objects"])
-        assert set(meta["sampled"]) == {"view", "sensor", "lens", "objects", "lights", "world"}
+        assert set(meta["sampled"]) == {"view", "sensor", "lens", "objects", "lights", "world", "surfaces",
+                                        "scene_lights"}
     assert not list(rendered.rglob("*.tmp"))
 
 

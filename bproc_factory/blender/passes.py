@@ -16,18 +16,18 @@ from bproc_factory.config.scenario import RenderConfig
 LABEL_PREFIX = "label_"
 INDEX_PREFIX = "index_"
 RGB_PREFIX = "rgb_"
+SHADOW_PREFIX = "shadow_"
 PIXEL_CENTRE_FILTER = 0.01  # Cycles' smallest filter width: rays within 0.005 px of the centre
 
 
-def setup_outputs(work: Path, render: RenderConfig) -> bpy.types.Node:
-    """Linear EXR output, and a compositor node writing the object-index pass as RGB EXR; returns
-    that node (muted during beauty passes)."""
+def setup_outputs(work: Path, render: RenderConfig, shadow_catcher: bool) -> dict[str, bpy.types.Node]:
+    """Linear EXR output; compositor nodes writing the object-index pass (``index``, muted during
+    beauty passes) and, for backplates, the shadow-catcher pass (``shadow``, beauty passes only)."""
     scene = bpy.context.scene
     scene.render.image_settings.file_format = "OPEN_EXR"
     scene.render.image_settings.color_depth = "32"
     scene.render.image_settings.color_mode = "RGB"
     scene.render.image_settings.exr_codec = "ZIP"
-    scene.render.film_transparent = False
     scene.render.threads_mode = "AUTO"
     # Persistent data lets Cycles refit the previous scene's BVH, so an image's pixels would
     # depend on which scenes this process rendered before it; rebuild per render instead.
@@ -38,23 +38,32 @@ def setup_outputs(work: Path, render: RenderConfig) -> bpy.types.Node:
     scene.use_nodes = True
     tree = scene.node_tree
     layers = next(n for n in tree.nodes if n.bl_idname == "CompositorNodeRLayers")
-    out = tree.nodes.new("CompositorNodeOutputFile")
-    out.base_path = str(work)
-    out.format.file_format = "OPEN_EXR"
-    out.format.color_depth = "32"
-    out.format.color_mode = "RGB"
-    out.file_slots[0].path = INDEX_PREFIX
+    nodes = {"index": _exr_output(tree, work, INDEX_PREFIX)}
     # A lone float input is written as a one-channel EXR, which OpenCV cannot read: copy the
     # index into R, G and B (exact for integers below 2**24 in float32).
     combine = tree.nodes.new("CompositorNodeCombineColor")
     combine.mode = "RGB"
     for channel in ("Red", "Green", "Blue"):
         tree.links.new(layers.outputs["IndexOB"], combine.inputs[channel])
-    tree.links.new(combine.outputs["Image"], out.inputs[0])
+    tree.links.new(combine.outputs["Image"], nodes["index"].inputs[0])
+    if shadow_catcher:
+        view_layer.cycles.use_pass_shadow_catcher = True
+        nodes["shadow"] = _exr_output(tree, work, SHADOW_PREFIX)
+        tree.links.new(layers.outputs["Shadow Catcher"], nodes["shadow"].inputs[0])
+    return nodes
+
+
+def _exr_output(tree: bpy.types.NodeTree, work: Path, prefix: str) -> bpy.types.Node:
+    out = tree.nodes.new("CompositorNodeOutputFile")
+    out.base_path = str(work)
+    out.format.file_format = "OPEN_EXR"
+    out.format.color_depth = "32"
+    out.format.color_mode = "RGB"
+    out.file_slots[0].path = prefix
     return out
 
 
-def label_pass(index_node: bpy.types.Node) -> None:
+def label_pass(outputs: dict[str, bpy.types.Node]) -> None:
     """Settings of the label pass (see the module docstring)."""
     scene = bpy.context.scene
     cycles = scene.cycles
@@ -66,12 +75,17 @@ def label_pass(index_node: bpy.types.Node) -> None:
     cycles.filter_type = "BOX"
     cycles.filter_width = PIXEL_CENTRE_FILTER
     scene.render.use_motion_blur = False
+    scene.render.film_transparent = False
+    scene.render.image_settings.color_mode = "RGB"
     scene.camera.data.dof.use_dof = False
-    index_node.mute = False
+    outputs["index"].mute = False
+    if "shadow" in outputs:
+        outputs["shadow"].mute = True
 
 
-def beauty_pass(index_node: bpy.types.Node, render: RenderConfig, dof: bool, motion_blur: bool) -> None:
-    """Settings of the beauty pass from the scenario."""
+def beauty_pass(outputs: dict[str, bpy.types.Node], render: RenderConfig, dof: bool, motion_blur: bool) -> None:
+    """Settings of the beauty pass from the scenario; with a shadow catcher (backplates) the film is
+    transparent and the RGBA output is composited over the photo afterwards."""
     scene = bpy.context.scene
     cycles = scene.cycles
     cycles.samples = render.samples
@@ -95,4 +109,8 @@ def beauty_pass(index_node: bpy.types.Node, render: RenderConfig, dof: bool, mot
         scene.render.motion_blur_shutter = 1.0  # frames: keys sit half a frame either side
         scene.render.motion_blur_position = "CENTER"
     scene.camera.data.dof.use_dof = dof
-    index_node.mute = True
+    outputs["index"].mute = True
+    if "shadow" in outputs:
+        outputs["shadow"].mute = False
+        scene.render.film_transparent = True
+        scene.render.image_settings.color_mode = "RGBA"

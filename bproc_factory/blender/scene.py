@@ -1,14 +1,19 @@
 """Open a designer .blend scene safely and read its marks into a ``SceneInfo``.
 
-Conventions (collections, simple to set in the Blender UI):
+Conventions (collections, simple to set in the Blender UI; scenes/README.md explains them):
 - ``bpf_placement``: meshes whose upward-facing faces (within 5 degrees of +Z) are placement
   areas; faces at different heights, or disjoint, form separate areas.
-- ``bpf_camera_target``: an object (usually an empty) the camera looks at; defaults to the
+- ``bpf_camera_target``: one object (usually an empty) the camera looks at; defaults to the
   centre of the first placement area.
+- ``bpf_camera_region``: meshes whose convex hulls the camera must stay inside.
+- ``bpf_occluders`` and ``bpf_props``: scenery that hides objects, and other static scenery.
+- ``bpf_lights``: lights whose energy and colour the factory may randomise.
+- ``bpf_materials``: surfaces whose materials the factory may swap for library materials.
 """
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import bpy
@@ -22,8 +27,22 @@ from bproc_factory.scene_info import PlacementArea, SceneInfo
 
 PLACEMENT_COLLECTION = "bpf_placement"
 CAMERA_TARGET_COLLECTION = "bpf_camera_target"
+CAMERA_REGION_COLLECTION = "bpf_camera_region"
+OCCLUDER_COLLECTION = "bpf_occluders"
+PROP_COLLECTION = "bpf_props"
+LIGHT_COLLECTION = "bpf_lights"
+MATERIAL_COLLECTION = "bpf_materials"
 _UP_COS = float(np.cos(np.radians(5.0)))
 _LEVEL_TOLERANCE_M = 0.002
+
+
+@dataclass
+class Survey:
+    """What a scene's marks are, and what is wrong or missing (``errors`` stop a render)."""
+
+    info: SceneInfo | None
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def open_scene(path: Path) -> None:
@@ -35,7 +54,7 @@ def open_scene(path: Path) -> None:
         bpy.ops.wm.open_mainfile(filepath=str(path), load_ui=False, use_scripts=False)
     except RuntimeError as exc:
         raise SceneError(f"{path}: Blender {bpy.app.version_string} cannot open it: "
-                         f"{str(exc).strip()}") from None
+                         f"{str(exc).strip()} (a file saved by a newer Blender cannot be read)") from None
     saved = tuple(bpy.data.version)
     if saved[:2] > tuple(bpy.app.version[:2]):
         raise SceneError(f"{path}: saved by Blender {'.'.join(map(str, saved))}, newer than this "
@@ -43,34 +62,76 @@ def open_scene(path: Path) -> None:
                          f"{bpy.app.version[0]}.{bpy.app.version[1]}")
 
 
-def read_scene_info(path: Path) -> SceneInfo:
-    """Placement areas and camera target of the open scene; errors name ``path`` and the object."""
+def _members(name: str) -> list[bpy.types.Object]:
+    collection = bpy.data.collections.get(name)
+    return sorted(collection.all_objects, key=lambda o: o.name) if collection else []
+
+
+def survey_scene() -> Survey:
+    """Read the open scene's marks; collect every problem rather than stopping at the first."""
+    errors: list[str] = []
+    warnings: list[str] = []
     areas: list[PlacementArea] = []
-    collection = bpy.data.collections.get(PLACEMENT_COLLECTION)
-    if collection is None:
-        raise SceneError(f"{path}: no '{PLACEMENT_COLLECTION}' collection marks where objects may "
-                         "be placed")
-    for obj in sorted(collection.all_objects, key=lambda o: o.name):
+    if bpy.data.collections.get(PLACEMENT_COLLECTION) is None:
+        errors.append(f"no '{PLACEMENT_COLLECTION}' collection marks where objects may be placed")
+    for obj in _members(PLACEMENT_COLLECTION):
         if obj.type != "MESH":
+            errors.append(f"'{obj.name}' in '{PLACEMENT_COLLECTION}' is a {obj.type.lower()}, not a mesh")
             continue
         found = _upward_areas(obj)
         if not found:
-            raise SceneError(f"{path}: object '{obj.name}' in '{PLACEMENT_COLLECTION}' has no "
-                             "upward-facing faces")
+            errors.append(f"'{obj.name}' in '{PLACEMENT_COLLECTION}' has no upward-facing faces")
         areas.extend(found)
-    if not areas:
-        raise SceneError(f"{path}: collection '{PLACEMENT_COLLECTION}' holds no mesh objects")
-    target_collection = bpy.data.collections.get(CAMERA_TARGET_COLLECTION)
-    targets = list(target_collection.all_objects) if target_collection else []
+    if bpy.data.collections.get(PLACEMENT_COLLECTION) is not None and not _members(PLACEMENT_COLLECTION):
+        errors.append(f"collection '{PLACEMENT_COLLECTION}' holds no mesh objects")
+    targets = _members(CAMERA_TARGET_COLLECTION)
     if len(targets) > 1:
-        raise SceneError(f"{path}: '{CAMERA_TARGET_COLLECTION}' holds {len(targets)} objects; "
-                         "keep exactly one")
+        errors.append(f"'{CAMERA_TARGET_COLLECTION}' holds {len(targets)} objects "
+                      f"({', '.join(o.name for o in targets)}); keep exactly one")
+    regions = []
+    for obj in _members(CAMERA_REGION_COLLECTION):
+        if obj.type != "MESH" or len(obj.data.vertices) < 4:
+            errors.append(f"'{obj.name}' in '{CAMERA_REGION_COLLECTION}' must be a mesh enclosing a volume")
+            continue
+        mw = np.array(obj.matrix_world)
+        regions.append(tuple(tuple(float(c) for c in mw[:3, :3] @ np.array(v.co) + mw[:3, 3])
+                             for v in obj.data.vertices))
+    lights = _members(LIGHT_COLLECTION)
+    for obj in lights:
+        if obj.type != "LIGHT":
+            errors.append(f"'{obj.name}' in '{LIGHT_COLLECTION}' is a {obj.type.lower()}, not a light")
+    surfaces = _members(MATERIAL_COLLECTION)
+    for obj in surfaces:
+        if obj.type != "MESH" or not obj.material_slots:
+            errors.append(f"'{obj.name}' in '{MATERIAL_COLLECTION}' needs to be a mesh with a material slot")
+    if not targets and areas:
+        warnings.append(f"no '{CAMERA_TARGET_COLLECTION}': the camera aims at the centre of '{areas[0].name}'")
+    if not regions:
+        warnings.append(f"no '{CAMERA_REGION_COLLECTION}': the camera may go wherever the config's pose "
+                        "ranges put it, walls included")
+    if not any(o.type == "LIGHT" for o in bpy.data.objects):
+        warnings.append("the scene has no lights of its own: the config's lights and world light it")
+    if errors:
+        return Survey(None, errors, warnings)
     if targets:
         target = tuple(float(v) for v in targets[0].matrix_world.translation)
     else:
         centroid = Polygon(areas[0].polygon_xy).centroid
         target = (float(centroid.x), float(centroid.y), areas[0].z)
-    return SceneInfo(placement_areas=tuple(areas), camera_target=target)  # type: ignore[arg-type]
+    info = SceneInfo(placement_areas=tuple(areas), camera_target=target,  # type: ignore[arg-type]
+                     camera_regions=tuple(regions),
+                     occluders=tuple(o.name for o in _members(OCCLUDER_COLLECTION)),
+                     props=tuple(o.name for o in _members(PROP_COLLECTION)),
+                     lights=tuple(o.name for o in lights), surfaces=tuple(o.name for o in surfaces))
+    return Survey(info, errors, warnings)
+
+
+def read_scene_info(path: Path) -> SceneInfo:
+    """The open scene's marks; a ``SceneError`` naming ``path`` lists every error."""
+    survey = survey_scene()
+    if survey.errors:
+        raise SceneError(f"{path}: " + "; ".join(survey.errors))
+    return survey.info
 
 
 def _upward_areas(obj: bpy.types.Object) -> list[PlacementArea]:
@@ -105,8 +166,8 @@ def make_environment_background() -> None:
         obj.pass_index = 0
 
 
-def inspect_scene(path: Path) -> SceneInfo:
-    """Open ``path`` and return its marks (for ``check``; rendering uses ``RenderSession``)."""
+def inspect_scene(path: Path) -> Survey:
+    """Open ``path`` and survey its marks (for ``check``; rendering uses ``RenderSession``)."""
     with stdout_to(os.devnull):
         open_scene(path)
-    return read_scene_info(path)
+    return survey_scene()

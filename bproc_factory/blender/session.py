@@ -25,8 +25,8 @@ from mathutils import Matrix  # noqa: E402
 
 from bproc_factory.blender import animation, passes  # noqa: E402
 from bproc_factory.blender.console import stdout_to  # noqa: E402
+from bproc_factory.blender.environment import Environment  # noqa: E402
 from bproc_factory.blender.meshes import MeshLibrary  # noqa: E402
-from bproc_factory.blender.scene import make_environment_background, open_scene, read_scene_info  # noqa: E402
 from bproc_factory.config.scenario import Scenario  # noqa: E402
 from bproc_factory.errors import RenderError  # noqa: E402
 from bproc_factory.files import process_alive  # noqa: E402
@@ -40,11 +40,14 @@ WORK_PREFIX = "bpf_render_"
 @dataclass(frozen=True)
 class RenderedView:
     """One rendered view on its render canvas: scene-linear RGB (float32, HxWx3) and the
-    instance-id map of the label pass (uint16)."""
+    instance-id map of the label pass (uint16); for backplates also the beauty pass's alpha
+    (HxW) and shadow-catcher factor (HxWx3), to composite over the photo."""
 
     image_index: int
     rgb_linear: np.ndarray
     instances: np.ndarray
+    alpha: np.ndarray | None = None
+    shadow: np.ndarray | None = None
 
 
 def versions() -> dict[str, str]:
@@ -52,33 +55,36 @@ def versions() -> dict[str, str]:
 
 
 class RenderSession:
-    """Owns the open scene, the render settings and the per-scene objects."""
+    """Owns the open environment, the render settings and the per-scene objects."""
 
     def __init__(self, scene_path: Path, scenario: Scenario, log_path: Path | None = None) -> None:
         self.scene_path = scene_path
+        self._scenario = scenario
         self._render = scenario.render
-        self._camera_cfg = scenario.camera
+        self._camera_cfg = scenario.camera_or_default
         remove_dead_work_dirs()
         self._work = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}_"))
         self._log_path = log_path or self._work / "blender.log"
         try:
             import_blenderproc(str(self._work))
-            with self.quiet():
-                open_scene(scene_path)
-                self.info: SceneInfo = read_scene_info(scene_path)
-                make_environment_background()
-                self._camera = _factory_camera()
-                init_renderer()
-                bproc.renderer.set_render_devices(use_only_cpu=True)
+            self._load()
             self.device = "CPU"
-            self._index_node = passes.setup_outputs(self._work, self._render)
             self._meshes = MeshLibrary(self._work)
-            self._collection = bpy.data.collections.new(GENERATED_COLLECTION)
-            bpy.context.scene.collection.children.link(self._collection)
-            self._world_defaults = self._world_state()
         except BaseException:
             self.close()
             raise
+
+    def _load(self) -> None:
+        """Open (or build) the environment and set it up for rendering."""
+        with self.quiet():
+            self.environment = Environment(self.scene_path)
+            self.info: SceneInfo = self.environment.info
+            self._camera = _factory_camera()
+            init_renderer()
+            bproc.renderer.set_render_devices(use_only_cpu=True)
+        self._outputs = passes.setup_outputs(self._work, self._render, self.environment.backplate)
+        self._collection = bpy.data.collections.new(GENERATED_COLLECTION)
+        bpy.context.scene.collection.children.link(self._collection)
 
     def close(self) -> None:
         shutil.rmtree(self._work, ignore_errors=True)
@@ -93,19 +99,15 @@ class RenderSession:
         except OSError:
             return "(no log)"
 
-    def _world_state(self) -> tuple[list[float], float] | None:
-        world = bpy.context.scene.world
-        node = world.node_tree.nodes.get("Background") if world and world.use_nodes else None
-        if node is None:
-            return None
-        return list(node.inputs["Color"].default_value), float(node.inputs["Strength"].default_value)
-
     def render(self, plan: ScenePlan, seconds: dict[str, float]) -> list[RenderedView]:
         """Apply ``plan`` and render all its views (label and beauty passes), then clear the scene.
         Views sharing a render canvas share one call per pass. Adds the wall time of the ``apply``,
         ``label_pass`` and ``beauty_pass`` steps to ``seconds``."""
         try:
             t = time.perf_counter()
+            if self._scenario.scene_reload:
+                self._meshes = MeshLibrary(self._work)  # datablocks go with the old file
+                self._load()
             with self.quiet():
                 objects = self._apply(plan)
             seconds["apply"] += time.perf_counter() - t
@@ -114,14 +116,14 @@ class RenderSession:
                 t = time.perf_counter()
                 with self.quiet():
                     self._key(plan, views, objects)
-                    labels = self._render_pass(views, label=True)
+                    labels = self._label_pass(views)
                 seconds["label_pass"] += time.perf_counter() - t
                 t = time.perf_counter()
                 with self.quiet():
-                    rgbs = self._render_pass(views, label=False)
+                    beauty = self._beauty_pass(views)
                 seconds["beauty_pass"] += time.perf_counter() - t
-                for view, index, rgb in zip(views, labels, rgbs):
-                    rendered[view.image_index] = RenderedView(view.image_index, rgb, index)
+                for view, index, (rgb, alpha, shadow) in zip(views, labels, beauty):
+                    rendered[view.image_index] = RenderedView(view.image_index, rgb, index, alpha, shadow)
             return [rendered[v.image_index] for v in plan.views]
         except Exception as exc:
             raise RenderError(f"scene {plan.scene_index}: rendering failed: {exc}\n"
@@ -144,7 +146,7 @@ class RenderSession:
             objects[obj.instance_id] = blender_obj
         for k, light in enumerate(plan.lights):
             self._add_light(k, light)
-        self._apply_world(plan.world)
+        self.environment.apply(plan.world, plan.surfaces, plan.scene_lights)
         bpy.context.scene.cycles.seed = plan.cycles_seed
         return objects
 
@@ -154,37 +156,43 @@ class RenderSession:
         animation.key_views(self._camera, views)
         animation.key_object_motion(objects, plan.objects, views)
 
-    def _render_pass(self, views: list[ViewPlan], label: bool) -> list[np.ndarray]:
-        """Render the keyed views; the label pass returns index maps, the beauty pass linear RGB."""
+    def _set_intrinsics(self, views: list[ViewPlan], label: bool) -> None:
         canvas = views[0].canvas()
         K, width, height = canvas.label_intrinsics() if label else (canvas.K, canvas.width, canvas.height)
         # BlenderProc derives the lens (mm) from the sensor width and the rendered width: scale the
         # sensor with the canvas so the lens, and so the depth of field, stays the real one.
         self._camera.data.sensor_width = self._camera_cfg.sensor_width_mm * width / views[0].width
         bproc.camera.set_intrinsics_from_K_matrix(K, width, height, *self._camera_cfg.clip_m)
-        if label:
-            passes.label_pass(self._index_node)
-        else:
-            passes.beauty_pass(self._index_node, self._render, dof=views[0].dof is not None,
-                               motion_blur=views[0].motion is not None)
-        prefix = passes.LABEL_PREFIX if label else passes.RGB_PREFIX
-        bproc.renderer.render(output_dir=str(self._work), file_prefix=prefix, return_data=False,
-                              verbose=True, output_key=None if label else "colors")
+
+    def _label_pass(self, views: list[ViewPlan]) -> list[np.ndarray]:
+        """Index maps of the keyed views from the label pass."""
+        self._set_intrinsics(views, label=True)
+        passes.label_pass(self._outputs)
+        bproc.renderer.render(output_dir=str(self._work), file_prefix=passes.LABEL_PREFIX, return_data=False,
+                              verbose=True, output_key=None)
         out = []
         for k, view in enumerate(views):
             frame = animation.frame_of(k)
-            rgb_path = self._work / f"{prefix}{frame:04d}.exr"
-            index_path = self._work / f"{passes.INDEX_PREFIX}{frame:04d}.exr"
-            if label:
-                out.append(_read_index(index_path, view.image_index))
-                index_path.unlink()
-                rgb_path.unlink(missing_ok=True)
-            else:
-                rgb = cv2.imread(str(rgb_path), cv2.IMREAD_UNCHANGED)
-                if rgb is None:
-                    raise RuntimeError(f"Blender wrote no readable image for image {view.image_index}")
-                rgb_path.unlink()
-                out.append(rgb[..., ::-1].astype(np.float32))
+            out.append(_read_index(self._work / f"{passes.INDEX_PREFIX}{frame:04d}.exr", view.image_index))
+            (self._work / f"{passes.LABEL_PREFIX}{frame:04d}.exr").unlink(missing_ok=True)
+        return out
+
+    def _beauty_pass(self, views: list[ViewPlan]) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]:
+        """Linear RGB (and, for backplates, alpha and the shadow-catcher factor) of the keyed views."""
+        self._set_intrinsics(views, label=False)
+        passes.beauty_pass(self._outputs, self._render, dof=views[0].dof is not None,
+                           motion_blur=views[0].motion is not None)
+        bproc.renderer.render(output_dir=str(self._work), file_prefix=passes.RGB_PREFIX, return_data=False,
+                              verbose=True, output_key="colors")
+        out = []
+        for k, view in enumerate(views):
+            frame = animation.frame_of(k)
+            rgba = _read_exr(self._work / f"{passes.RGB_PREFIX}{frame:04d}.exr", view.image_index)
+            alpha = shadow = None
+            if self.environment.backplate:
+                alpha = rgba[..., 3]
+                shadow = _read_exr(self._work / f"{passes.SHADOW_PREFIX}{frame:04d}.exr", view.image_index)[..., :3]
+            out.append((rgba[..., :3], alpha, shadow))
         return out
 
     def _add_light(self, k: int, plan: LightPlan) -> None:
@@ -204,20 +212,6 @@ class RenderSession:
         bpy.context.collection.objects.unlink(light.blender_obj)
         self._collection.objects.link(light.blender_obj)
 
-    def _apply_world(self, world: dict) -> None:
-        """Set the world colour (replacing any texture linked to it) and strength when planned."""
-        if not world:
-            return
-        if self._world_defaults is None:
-            bproc.renderer.set_world_background([0.05, 0.05, 0.05])
-            self._world_defaults = self._world_state()
-        background = bpy.context.scene.world.node_tree.nodes["Background"]
-        if "color" in world:
-            bproc.renderer.set_world_background(list(world["color"]), background.inputs["Strength"]
-                                                .default_value)
-        if "strength" in world:
-            background.inputs["Strength"].default_value = world["strength"]
-
     def _clear(self) -> None:
         objects = list(self._collection.all_objects)
         animation.clear_keys(self._camera, [])
@@ -226,10 +220,7 @@ class RenderSession:
             bpy.data.objects.remove(obj, do_unlink=True)
             if isinstance(data, bpy.types.Light):
                 bpy.data.lights.remove(data)
-        if self._world_defaults is not None:
-            background = bpy.context.scene.world.node_tree.nodes["Background"]
-            background.inputs["Color"].default_value = self._world_defaults[0]
-            background.inputs["Strength"].default_value = self._world_defaults[1]
+        self.environment.reset()
 
 
 def _canvas_groups(views: tuple[ViewPlan, ...]) -> list[list[ViewPlan]]:
@@ -241,10 +232,18 @@ def _canvas_groups(views: tuple[ViewPlan, ...]) -> list[list[ViewPlan]]:
     return list(groups.values())
 
 
+def _read_exr(path: Path, image_index: int) -> np.ndarray:
+    """A float EXR as RGB(A) (OpenCV reads BGR(A)), deleted once read."""
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise RuntimeError(f"Blender wrote no readable {path.name} for image {image_index}")
+    path.unlink()
+    order = [2, 1, 0, 3][:image.shape[2]] if image.ndim == 3 else slice(None)
+    return image[..., order].astype(np.float32)
+
+
 def _read_index(path: Path, image_index: int) -> np.ndarray:
-    index = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if index is None:
-        raise RuntimeError(f"Blender wrote no readable object-index pass for image {image_index}")
+    index = _read_exr(path, image_index)
     if index.ndim == 3:
         index = index[..., 0]
     instances = np.rint(index).astype(np.uint16)

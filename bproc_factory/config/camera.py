@@ -99,3 +99,5 @@ class CameraConfig(CameraProfile):
     azimuth_deg: Angle = Uniform(uniform=(0.0, 360.0))
     roll_deg: Angle = 0.0
     target_offset_m: tuple[Distribution, Distribution, Distribution] = (0.0, 0.0, 0.0)
+    pose_tries: int = Field(default=200, gt=0, description="poses drawn per image to find one inside "
+                            "the scene's camera region")

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from bproc_factory.config.camera import CameraProfile
 from bproc_factory.config.distributions import KINDS
-from bproc_factory.config.scenario import Scenario
+from bproc_factory.config.scenario import LightingPreset, Scenario
 from bproc_factory.config.sensor import SensorProfile
 
 
@@ -60,6 +60,7 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
         apply_override(raw, item)
     for section, model in PROFILE_SECTIONS.items():
         _merge_profile(raw, section, model, path)
+    _merge_lighting(raw, path)
     scenario = validate(Scenario, raw, path, context={"base_dir": path.parent})
     return LoadedScenario(scenario=scenario, path=path, sha256=config_sha256(scenario))
 
@@ -82,6 +83,22 @@ def _merge_profile(raw: dict[str, Any], section: str, model: type[BaseModel], pa
         if inline.get(key) is not None:
             data.pop(other, None)
     raw[section] = deep_merge(data, inline)
+
+
+def _merge_lighting(raw: dict[str, Any], path: Path) -> None:
+    """Put a lighting preset's lights before the scenario's, and lay the scenario's world over the
+    preset's."""
+    ref = raw.get("lighting")
+    if not ref:
+        return
+    preset_path = (path.parent / str(ref)).resolve()
+    if not preset_path.is_file():
+        raise ConfigError(f"{path}: lighting: file '{ref}' not found (looked for {preset_path})")
+    data = read_yaml(preset_path)
+    validate(LightingPreset, data, preset_path)
+    raw["lights"] = list(data.get("lights") or []) + list(raw.get("lights") or [])
+    if data.get("world") or raw.get("world"):
+        raw["world"] = deep_merge(data.get("world") or {}, raw.get("world") or {})
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

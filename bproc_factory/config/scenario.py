@@ -58,9 +58,13 @@ class PlacementConfig(StrictModel):
 
 
 class LightGroup(StrictModel):
-    """Lights placed on a sphere around the camera target and aimed at it."""
+    """Lights placed on a sphere around the camera target and aimed at it; ``aim: glare`` puts
+    each light where the placement surface mirrors the camera (of the scene's first view), so its
+    highlight glints towards the lens."""
 
     type: Literal["point", "area", "spot", "sun"]
+    aim: Literal["target", "glare"] = "target"
+    glare_jitter_deg: NonNegative = 2.0  # random offset from the exact mirror direction
     count: Count = 1
     energy_w: NonNegative = 100.0
     temperature_k: Annotated[Distribution, bounded(ge=1667, le=25000)] = 6500.0
@@ -72,11 +76,34 @@ class LightGroup(StrictModel):
     spot_angle_deg: Annotated[Distribution, bounded(gt=0, le=180)] = 45.0
 
 
+class SurfaceMaterials(StrictModel):
+    """Swap the materials of the scene's ``bpf_materials`` surfaces for library materials."""
+
+    materials: list[str] = Field(min_length=1, description="library names (materials/) or YAML paths")
+    probability: float = Field(default=1.0, ge=0, le=1, description="chance each surface is swapped")
+
+
+class SceneLights(StrictModel):
+    """Randomise the scene's own ``bpf_lights`` lights (restored after each scene)."""
+
+    energy_scale: NonNegative = 1.0
+    temperature_k: Annotated[Distribution, bounded(ge=1667, le=25000)] | None = None
+
+
 class WorldConfig(StrictModel):
     """World (environment) light; left as the scene has it when omitted."""
 
     color: tuple[float, float, float] | None = None
     strength: NonNegative | None = None
+
+
+class LightingPreset(StrictModel):
+    """A named lighting condition: lights and world settings a scenario can start from."""
+
+    name: str | None = None
+    description: str | None = None
+    lights: list[LightGroup] = []
+    world: WorldConfig | None = None
 
 
 class RenderConfig(StrictModel):
@@ -96,12 +123,20 @@ class Scenario(StrictModel):
     """One scenario: a scene, the objects placed in it, lights, camera and render settings."""
 
     version: Literal[1] = 1
-    scene: str
+    scene: str = Field(description="a designer .blend, or a photo backplate's annotation YAML")
+    scene_reload: bool = Field(default=False, description="reopen the .blend for every scene instead "
+                                                          "of resetting it")
     views_per_scene: int = Field(default=1, gt=0, le=1000)
-    camera: CameraConfig
+    camera: CameraConfig | None = Field(default=None, description="required for .blend scenes; a photo "
+                                        "backplate brings its own camera (then only clip, depth of field and "
+                                        "motion blur apply)")
     objects: list[ObjectGroup] = Field(min_length=1)
+    lighting: str | None = Field(default=None, description="a lighting preset YAML (configs/lighting/) "
+                                 "whose lights come before these and whose world these settings override")
     lights: list[LightGroup] = []
     world: WorldConfig = WorldConfig()
+    surfaces: SurfaceMaterials | None = None
+    scene_lights: SceneLights | None = None
     sensor: SensorConfig | None = None
     lens: LensEffects | None = None
     placement: PlacementConfig = PlacementConfig()
@@ -112,8 +147,8 @@ class Scenario(StrictModel):
     @field_validator("scene")
     @classmethod
     def _scene_exists(cls, value: str, info: ValidationInfo) -> str:
-        if not value.endswith(".blend"):
-            raise ValueError(f"scene must be a .blend file, got '{value}'")
+        if not value.endswith((".blend", ".yaml", ".yml")):
+            raise ValueError(f"scene must be a .blend file or a backplate .yaml, got '{value}'")
         return _existing(value, info, "scene file")
 
     @field_validator("objects")
@@ -124,6 +159,17 @@ class Scenario(StrictModel):
             raise ValueError(f"up to {most:g} objects per image; at most {MAX_INSTANCES_PER_IMAGE} "
                              "fit the annotation id scheme")
         return value
+
+    @model_validator(mode="after")
+    def _camera_for_blend_scenes(self) -> "Scenario":
+        if self.camera is None and self.scene.endswith(".blend"):
+            raise ValueError("camera: required for a .blend scene")
+        return self
+
+    @property
+    def camera_or_default(self) -> CameraConfig:
+        """The camera section, or defaults for a backplate (whose photo fixes size, K and pose)."""
+        return self.camera or CameraConfig(resolution=(640, 480), focal_length_mm=35.0)
 
     @field_validator("categories")
     @classmethod
