@@ -89,7 +89,14 @@ def _pose(spec: BackplateCamera, K: np.ndarray, path: Path) -> np.ndarray:
         return cam.look_at(eye, eye + np.array([0.0, np.cos(t), -np.sin(t)]), spec.roll_deg)
     obj = np.array([[p.world[0], p.world[1], 0.0] for p in spec.ground_points])
     img = np.array([p.pixel for p in spec.ground_points], float)
-    ok, rvec, tvec = cv2.solvePnP(obj, img, K, None, flags=cv2.SOLVEPNP_ITERATIVE)
+    spread = np.linalg.svd(obj[:, :2] - obj[:, :2].mean(axis=0), compute_uv=False)
+    if spread[1] < 1e-3 * max(spread[0], 1e-9):
+        raise ConfigError(f"{path}: camera.ground_points: the points' metric coordinates lie on one "
+                          "line; mark at least 4 points spread over the ground (e.g. a rectangle's corners)")
+    try:
+        ok, rvec, tvec = cv2.solvePnP(obj, img, K, None, flags=cv2.SOLVEPNP_ITERATIVE)
+    except cv2.error:
+        ok = False
     if not ok:
         raise ConfigError(f"{path}: camera.ground_points: solvePnP found no camera pose")
     R, _ = cv2.Rodrigues(rvec)
