@@ -7,8 +7,6 @@ the belt; the strip light may be randomised; belt, bin and floor may be re-mater
 """
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import scene_kit as kit
@@ -49,5 +47,4 @@ def build(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    build(Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else Path(__file__).resolve().parent / "conveyor_bin.blend")
-    os._exit(0)  # the bpy wheel can crash in static destructors at interpreter exit
+    kit.main(build, "conveyor_bin.blend")

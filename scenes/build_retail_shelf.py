@@ -7,8 +7,6 @@ front; the two ceiling lights may be randomised; shelves, back panel and floor m
 """
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import scene_kit as kit
@@ -41,5 +39,4 @@ def build(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    build(Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else Path(__file__).resolve().parent / "retail_shelf.blend")
-    os._exit(0)  # the bpy wheel can crash in static destructors at interpreter exit
+    kit.main(build, "retail_shelf.blend")

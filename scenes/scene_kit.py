@@ -5,7 +5,10 @@ materials, the camera target and region, and lights, so each build script reads 
 """
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
+from typing import Callable
 
 import bpy
 
@@ -89,3 +92,10 @@ def save(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     bpy.ops.wm.save_as_mainfile(filepath=str(path), compress=True)
     print(f"wrote {path}")
+
+
+def main(build: Callable[[Path], None], default_name: str) -> None:
+    """Build into ``argv[1]`` (default: ``scenes/DEFAULT_NAME``), then exit without the bpy
+    wheel's static destructors (they can crash at interpreter exit)."""
+    build(Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else Path(__file__).resolve().parent / default_name)
+    os._exit(0)

@@ -53,6 +53,16 @@ def test_scene_check_lists_every_error_of_a_broken_scene(tmp_path):
         assert message in text, message
 
 
+def test_render_refuses_a_broken_scene_naming_it_before_writing_anything(tmp_path):
+    blend = tmp_path / "broken.blend"
+    subprocess.run([sys.executable, "-c", BROKEN_SCENE, str(blend)], check=True, capture_output=True)
+    config = write_config(tmp_path, tiny_config(scene=str(blend)))
+    result = cli("render", config, "-o", tmp_path / "out", "-n", 1, "-q")
+    assert result.returncode == 2
+    assert f"{blend}: no 'bpf_placement' collection" in " ".join(result.stderr.split())
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("config", SHIPPED_CONFIGS)
 def test_every_shipped_environment_renders_with_exact_masks(tmp_path, config):
     from bproc_factory.preview import preview_overrides
