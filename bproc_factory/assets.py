@@ -123,20 +123,33 @@ def load_asset(folder: Path) -> Asset:
                  canonical_from_file=canonical_from_file, hull_canonical=hull_canonical)
 
 
+def asset_folders(path: Path) -> list[Path]:
+    """``path`` if it is an asset folder, else the asset folders directly inside it (a library of
+    assets, such as ``assets/distractors``), sorted by name."""
+    if (path / "asset.yaml").is_file() or not path.is_dir():
+        return [path]
+    inside = sorted(p for p in path.iterdir() if (p / "asset.yaml").is_file())
+    if not inside:
+        raise ConfigError(f"{path}: not an asset folder (no asset.yaml) and holds no asset folders")
+    return inside
+
+
 def resolve_assets(loaded: LoadedScenario) -> list[list[Asset]]:
-    """The assets of each object group, loaded and checked; errors name the config key."""
+    """The assets of each object group, loaded and checked; errors name the config key. An entry
+    may be a folder of asset folders: it stands for all of them."""
     groups, folders = [], {}
     for g, group in enumerate(loaded.scenario.objects):
         assets = []
         for a, rel in enumerate(group.assets):
             try:
-                asset = load_asset(loaded.resolve(rel))
+                found = [load_asset(folder) for folder in asset_folders(loaded.resolve(rel))]
             except ConfigError as exc:
                 raise ConfigError(f"{loaded.path}: objects[{g}].assets[{a}]: {exc}") from None
-            if folders.setdefault(asset.name, asset.folder) != asset.folder:
-                raise ConfigError(f"{loaded.path}: objects[{g}].assets[{a}]: asset name "
-                                  f"'{asset.name}' is also used by {folders[asset.name]}; names "
-                                  "must be unique (they label the objects in meta)")
-            assets.append(asset)
+            for asset in found:
+                if folders.setdefault(asset.name, asset.folder) != asset.folder:
+                    raise ConfigError(f"{loaded.path}: objects[{g}].assets[{a}]: asset name "
+                                      f"'{asset.name}' is also used by {folders[asset.name]}; names "
+                                      "must be unique (they label the objects in meta)")
+                assets.append(asset)
         groups.append(assets)
     return groups

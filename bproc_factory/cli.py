@@ -141,6 +141,7 @@ def render(config: ConfigArg,
            quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
     """Render images START..START+COUNT-1 into OUTPUT; complete images already there are skipped."""
     from bproc_factory.files import atomic_write_bytes, atomic_write_json
+    from bproc_factory.occlusion import run_report
     from bproc_factory.runner import render_dataset
     from bproc_factory.sweep import INDEX_FILE, Subset, subsets, write_sweep_index
 
@@ -162,6 +163,8 @@ def render(config: ConfigArg,
         _say(f"Rendered {summary.rendered} images ({summary.instances} instances{skipped}) in "
              f"{summary.seconds:.1f} s, {summary.seconds_per_image:.2f} s/image on {summary.device} "
              f"-> {summary.output}")
+        for line in run_report(summary.occlusion, summary.visibility):
+            _say(line)
     if sweep:
         index, sheet = write_sweep_index(output, [s for s in runs if s is not None])
         atomic_write_json(output / INDEX_FILE, index)

@@ -15,15 +15,23 @@ LABEL_POLICY = """\
   mid-exposure, then warped with the lens distortion by nearest neighbour): exact by construction.
   0 is background; every surface of the environment scene is background.
 - Surfaces with alpha below the render's `pass_alpha_threshold` are see-through in the masks.
-- One COCO annotation per instance with at least one visible pixel: compressed RLE, tight `bbox`,
-  `area` = pixel count, `iscrowd` 0. Placed objects with no visible pixel get no annotation; their
-  meta entry says `visible_pixels: 0`.
+- One COCO annotation per instance with at least `labels.min_visible_px` visible pixels and a
+  visible fraction of at least `labels.min_visib_fract`: compressed RLE, tight `bbox`, `area` = pixel
+  count, `iscrowd` 0. Below those minimums an instance is dropped (its pixels stay in the mask; meta
+  says `label: dropped`) or, with `below_threshold: ignore`, kept with `iscrowd` 1; groups labelled
+  `ignore` always get `iscrowd` 1 and groups labelled `background` are id 0 in the masks. Placed
+  objects with no visible pixel get no annotation (meta: `label: not visible`).
+- Amodal labels (when `labels.amodal`): `segmentation_amodal` (RLE of the whole silhouette inside
+  the image, rendered with the environment hidden and no object in front), `area_amodal`,
+  `bbox_amodal`, `visib_fract` = area / area_amodal and `truncated` = share of the silhouette outside
+  the image, measured on a canvas grown by `labels.amodal_margin` per side (meta marks
+  `truncated_is_lower_bound` when the silhouette reaches past it).
 - Annotation id = image id x 10000 + instance id; category ids never 0 and stable across shards."""
 
 LIMITATIONS = """\
 - Masks are pinhole, mid-exposure geometry: motion blur and defocus blur the RGB, not the labels.
-- Objects stand on their placement areas (upright or on a face of their convex hull); no physics
-  settling, stacking or piles.
+- Objects stand on their placement areas (upright or on a face of their convex hull) without
+  touching; no physics settling, stacking or piles.
 - The sensor model (when configured) is a per-image pipeline fitted or chosen by the user; without
   one, colours are Cycles' scene-linear output encoded to sRGB with a hard clip.
 - Polygon exports (YOLO) trace outer boundaries only; holes are filled."""

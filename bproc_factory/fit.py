@@ -27,8 +27,12 @@ def check_fit(loaded: LoadedScenario, assets: list[list[Asset]], info: SceneInfo
     per_area: dict[str, float] = {}
     total = 0.0
     for g, group in enumerate(loaded.scenario.objects):
-        smallest = min(min_footprint_area(a, group.pose) for a in assets[g])
-        need = group.count.support()[1] * smallest * group.scale.support()[1] ** 2
+        if group.size_m is not None:  # stretched shapes: half the smallest face of their box
+            lo = [d.support()[0] for d in group.size_m]
+            need = group.count.support()[1] * 0.5 * min(lo[0] * lo[1], lo[0] * lo[2], lo[1] * lo[2])
+        else:
+            smallest = min(min_footprint_area(a, group.pose) for a in assets[g])
+            need = group.count.support()[1] * smallest * group.scale.support()[1] ** 2
         total += need
         if group.placement_area is not None:
             name = area_named(loaded, info, g, group.placement_area).name

@@ -1,4 +1,5 @@
-"""Instance map + plan -> COCO annotations (pure): RLE, tight bbox, pixel-count area.
+"""Instance map + plan -> COCO annotations (pure): RLE, tight bbox, pixel-count area, amodal
+masks and visibility, and the label policy (minimum visible pixels / fraction: drop or ignore).
 
 Annotation ids are ``image_id * 10000 + instance_id``: unique, stable across shards and re-runs.
 """
@@ -9,7 +10,8 @@ from typing import Any
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from bproc_factory.config.scenario import MAX_INSTANCES_PER_IMAGE
+from bproc_factory.amodal import Visibility
+from bproc_factory.config.scenario import MAX_INSTANCES_PER_IMAGE, LabelsConfig
 
 ANNOTATION_ID_STRIDE = MAX_INSTANCES_PER_IMAGE + 1
 
@@ -36,22 +38,42 @@ def tight_bbox(binary: np.ndarray) -> list[int]:
     return [int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)]
 
 
-def annotations(instances: np.ndarray, image_id: int,
-                category_of: dict[int, int]) -> list[dict[str, Any]]:
-    """One COCO annotation per instance visible in ``instances`` (uint16, 0 = background).
+def annotations(instances: np.ndarray, image_id: int, category_of: dict[int, int],
+                visibility: dict[int, Visibility] | None = None, policy: LabelsConfig | None = None,
+                ignored: frozenset[int] = frozenset()) -> tuple[list[dict[str, Any]], dict[int, str]]:
+    """COCO annotations of the instances visible in ``instances`` (uint16, 0 = background), and
+    each planned instance's fate: ``annotated``, ``ignored`` (iscrowd 1), ``dropped`` (under the
+    policy's minimums) or ``not visible``.
 
-    ``category_of`` maps every planned instance id to its category id; an id in the map that is
-    not in the planned set means the render and the plan disagree, which is an error.
+    ``category_of`` maps every planned instance id to its category id; an id in the mask that is
+    not in the map means the render and the plan disagree, which is an error. With ``visibility``
+    each annotation also carries its amodal mask (``segmentation_amodal``), ``area_amodal``,
+    ``bbox_amodal``, ``visib_fract`` and ``truncated``. Instances in ``ignored`` are always kept
+    with iscrowd 1.
     """
+    policy = policy or LabelsConfig()
     present = [int(v) for v in np.unique(instances) if v != 0]
     unknown = [v for v in present if v not in category_of]
     if unknown:
         raise ValueError(f"image {image_id}: instance ids {unknown} in the mask were never placed")
+    fate = {inst: "not visible" for inst in category_of}
     out = []
     for inst in present:
         binary = instances == inst
-        out.append({"id": annotation_id(image_id, inst), "image_id": image_id,
-                    "category_id": category_of[inst], "segmentation": encode_rle(binary),
-                    "area": int(binary.sum()), "bbox": tight_bbox(binary), "iscrowd": 0,
-                    "instance_id": inst})
-    return out
+        area = int(binary.sum())
+        vis = visibility.get(inst) if visibility else None
+        below = area < policy.min_visible_px or (vis is not None and vis.visib_fract < policy.min_visib_fract)
+        crowd = inst in ignored or (below and policy.below_threshold == "ignore")
+        if below and not crowd:
+            fate[inst] = "dropped"
+            continue
+        fate[inst] = "ignored" if crowd else "annotated"
+        ann = {"id": annotation_id(image_id, inst), "image_id": image_id,
+               "category_id": category_of[inst], "segmentation": encode_rle(binary),
+               "area": area, "bbox": tight_bbox(binary), "iscrowd": int(crowd), "instance_id": inst}
+        if vis is not None:
+            ann.update({"segmentation_amodal": encode_rle(vis.amodal), "area_amodal": vis.amodal_px,
+                        "bbox_amodal": tight_bbox(vis.amodal), "visib_fract": round(vis.visib_fract, 6),
+                        "truncated": round(vis.truncated, 6)})
+        out.append(ann)
+    return out, fate

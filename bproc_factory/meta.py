@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from bproc_factory.plan import ScenePlan, ViewPlan
+from bproc_factory.amodal import Visibility
+from bproc_factory.plan import ObjectPlan, ScenePlan, ViewPlan
 
 
 def _mat(m: np.ndarray) -> list[list[float]]:
@@ -17,10 +18,14 @@ def _mat(m: np.ndarray) -> list[list[float]]:
 
 def image_meta(run_seed: int, plan: ScenePlan, view: ViewPlan, file_name: str,
                category_ids: dict[str, int], annotations: list[dict[str, Any]],
-               provenance: dict[str, Any], subset: dict[str, Any] | None = None) -> dict[str, Any]:
+               provenance: dict[str, Any], subset: dict[str, Any] | None = None,
+               fate: dict[int, str] | None = None, visibility: dict[int, Visibility] | None = None,
+               occlusion: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything needed to trace, re-render or re-label image ``view.image_index``."""
     visible = {a["instance_id"]: a["area"] for a in annotations}
-    extra = {"subset": subset} if subset is not None else {}
+    extra: dict[str, Any] = {"subset": subset} if subset is not None else {}
+    if occlusion is not None:
+        extra["occlusion"] = occlusion
     return {**extra,
         "image_index": view.image_index,
         "file_name": file_name,
@@ -36,10 +41,9 @@ def image_meta(run_seed: int, plan: ScenePlan, view: ViewPlan, file_name: str,
                    "model": view.distortion["model"] if view.distortion else "brown_conrady",
                    "width": view.width, "height": view.height, "cam_to_world": _mat(view.cam_to_world),
                    "convention": "opencv: x right, y down, z forward"},
-        "objects": [{"instance_id": o.instance_id, "asset": o.asset.name, "category": o.category,
-                     "category_id": category_ids[o.category], "asset_sha256": o.asset.sha256,
-                     "obj_to_world": _mat(o.obj_to_world),
-                     "visible_pixels": visible.get(o.instance_id, 0)} for o in plan.objects],
+        "objects": [_object(o, category_ids, (fate or {}).get(o.instance_id, "not visible"),
+                            (visibility or {}).get(o.instance_id), visible.get(o.instance_id, 0))
+                    for o in plan.objects],
         "lights": [{"type": lt.type, "energy_w": lt.energy_w, "color_rgb": list(lt.color_rgb),
                     "light_to_world": _mat(lt.light_to_world)} for lt in plan.lights],
         "sampled": {"view": view.sampled, "sensor": view.sensor, "lens": view.lens,
@@ -49,3 +53,19 @@ def image_meta(run_seed: int, plan: ScenePlan, view: ViewPlan, file_name: str,
         "provenance": provenance,
         "annotations": annotations,
     }
+
+
+def _object(o: ObjectPlan, category_ids: dict[str, int], fate: str, vis: Visibility | None,
+            visible_px: int) -> dict[str, Any]:
+    """One placed object: what it is, where, and how it was labelled in this image and why."""
+    background = o.label == "background"
+    out: dict[str, Any] = {
+        "instance_id": o.instance_id, "asset": o.asset.name, "category": None if background else o.category,
+        "category_id": 0 if background else category_ids[o.category], "asset_sha256": o.asset.sha256,
+        "obj_to_world": _mat(o.obj_to_world), "label": "background" if background else fate,
+        "visible_pixels": visible_px}
+    if vis is not None:
+        out.update({"visible_pixels": vis.visible_px, "amodal_pixels": vis.amodal_px,
+                    "visib_fract": round(vis.visib_fract, 6), "truncated": round(vis.truncated, 6),
+                    "truncated_is_lower_bound": vis.clipped})
+    return out

@@ -39,7 +39,12 @@ class Footprint:
 @functools.lru_cache(maxsize=256)
 def stable_rotations(asset: Asset) -> tuple[np.ndarray, np.ndarray]:
     """Resting orientations of the asset's convex hull (3x3 each) and their probabilities."""
-    hull = trimesh.Trimesh(asset.hull_canonical).convex_hull
+    return stable_rotations_of(asset.hull_canonical)
+
+
+def stable_rotations_of(hull_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Resting orientations (3x3 each) and probabilities of a point set's convex hull."""
+    hull = trimesh.Trimesh(hull_points).convex_hull
     transforms, probs = trimesh.poses.compute_stable_poses(hull, seed=0)
     return np.asarray([t[:3, :3] for t in transforms]), np.asarray(probs) / np.sum(probs)
 
@@ -73,3 +78,38 @@ def place(footprint: Footprint, area: PlacementArea, placed: list[Polygon], min_
         placed.append(moved)
         return float(t[0]), float(t[1])
     return None
+
+
+def place_in_front(footprint: Footprint, area: PlacementArea, placed: list[Polygon], target: Polygon,
+                   eye_xy: np.ndarray, min_gap: float, rng: np.random.Generator,
+                   max_tries: int) -> tuple[float, float] | None:
+    """Like ``place``, but between ``target`` and the camera (ground position ``eye_xy``): just in
+    front of the target along the line of sight, shifted sideways so that it hides part of it."""
+    region = Polygon(area.polygon_xy)
+    shape = footprint.polygon()
+    centre = np.asarray(target.centroid.coords[0])
+    towards = np.asarray(eye_xy, float) - centre
+    if np.linalg.norm(towards) < 1e-9:
+        return None
+    towards /= np.linalg.norm(towards)
+    side = np.array([-towards[1], towards[0]])
+    own = np.asarray(shape.centroid.coords[0])
+    r_target = _radius(target, centre)
+    r_own = _radius(shape, own)
+    for _ in range(max_tries):
+        ahead = r_target + r_own + min_gap + rng.uniform(0.0, r_target + r_own)
+        offset = rng.uniform(-1.0, 1.0) * (r_target + r_own)
+        t = centre + towards * ahead + side * offset - own
+        moved = shapely.affinity.translate(shape, float(t[0]), float(t[1]))
+        if not region.contains(moved):
+            continue
+        if any(moved.distance(other) < min_gap for other in placed):
+            continue
+        placed.append(moved)
+        return float(t[0]), float(t[1])
+    return None
+
+
+def _radius(shape: Polygon, centre: np.ndarray) -> float:
+    """Largest distance from ``centre`` to the polygon's outline."""
+    return float(np.max(np.linalg.norm(np.asarray(shape.exterior.coords) - centre, axis=1)))

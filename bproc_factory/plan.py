@@ -25,7 +25,8 @@ from bproc_factory.config.loader import ConfigError, LoadedScenario
 from bproc_factory.distortion import Canvas, DistortionError, cached_canvas
 from bproc_factory.fit import area_named
 from bproc_factory.materials import resolve_material, sample_material
-from bproc_factory.placement import Footprint, PlacementError, place, stable_rotations
+from bproc_factory.placement import (Footprint, PlacementError, place, place_in_front, stable_rotations,
+                                     stable_rotations_of)
 from bproc_factory.scene_info import PlacementArea, SceneInfo
 from bproc_factory.seeding import rng_for, seed_int
 from bproc_factory.sensor.sample import draw, sample_lens, sample_sensor
@@ -37,10 +38,15 @@ class ObjectPlan:
     asset: Asset = field(repr=False)
     obj_to_world: np.ndarray = field(repr=False)  # 4x4: mesh-file coordinates -> world metres
     sampled: dict[str, Any]
+    category: str = ""
+    label: str = "category"  # category | background | ignore (the group's `label`)
+    material: dict[str, Any] | None = None  # a drawn library material replacing the asset's own
 
     @property
-    def category(self) -> str:
-        return self.asset.category
+    def hull_world(self) -> np.ndarray:
+        """The convex-hull points of the placed object, world metres (N x 3)."""
+        world_from_canonical = self.obj_to_world @ np.linalg.inv(self.asset.canonical_from_file)
+        return self.asset.hull_canonical @ world_from_canonical[:3, :3].T + world_from_canonical[:3, 3]
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,7 @@ class ScenePlan:
     views: tuple[ViewPlan, ...]
     surfaces: dict[str, dict[str, Any]] = field(default_factory=dict)  # object -> drawn material
     scene_lights: dict[str, dict[str, Any]] = field(default_factory=dict)  # light -> energy scale, colour
+    attempt: int = 0  # which draw of the object layout (occlusion targets re-draw it)
 
 
 def scene_of(image_index: int, views_per_scene: int) -> int:
@@ -112,27 +119,57 @@ def _pick_area(loaded: LoadedScenario, info: SceneInfo, group: int, name: str | 
 
 
 def plan_objects(loaded: LoadedScenario, assets: list[list[Asset]], info: SceneInfo,
-                 scene_seed: int, scene: int) -> tuple[ObjectPlan, ...]:
-    """Sample counts, assets, scales, orientations and non-overlapping positions for one scene."""
+                 scene_seed: int, scene: int, attempt: int = 0,
+                 first_view: ViewPlan | None = None) -> tuple[ObjectPlan, ...]:
+    """Sample counts, assets, sizes, orientations, materials and non-overlapping positions for one
+    scene. Occluder groups (``occlusion.occluder_groups``) come last, each instance placed between
+    the camera of ``first_view`` and a target instance that view sees. Attempt ``a > 0`` draws a
+    fresh layout."""
     sc = loaded.scenario
-    rng = rng_for(scene_seed, "objects")
+    tag = (attempt,) if attempt else ()
+    rng = rng_for(scene_seed, "objects", *tag)
     placed: dict[str, list] = {a.name: [] for a in info.placement_areas}
     objects: list[ObjectPlan] = []
-    for g, group in enumerate(sc.objects):
+    occluders = sc.occlusion.occluder_groups if sc.occlusion else []
+    targets = set(sc.occlusion_target_groups())
+    footprints: list[tuple[int, Any, np.ndarray]] = []  # target instances: (id, footprint, centre)
+    order = [g for g in range(len(sc.objects)) if g not in occluders] + list(occluders)
+    for g in order:
+        group = sc.objects[g]
+        specs = _group_materials(loaded, g)
         for k in range(sample_int(group.count, rng)):
             asset = assets[g][int(rng.integers(len(assets[g])))]
             area = _pick_area(loaded, info, g, group.placement_area, rng)
             scale = sample(group.scale, rng)
             yaw = sample(group.yaw_deg, rng)
+            shape = np.eye(3) * scale
+            size = None
+            if group.size_m is not None:
+                size = [sample(d, rng) for d in group.size_m]
+                extent = np.ptp(asset.hull_canonical, axis=0)
+                shape = np.diag(np.asarray(size) / np.maximum(extent, 1e-9))
             rest, stable_index = np.eye(3), None
             if group.pose == "stable":
-                rotations, probs = stable_rotations(asset)
+                rotations, probs = stable_rotations(asset) if size is None else \
+                    stable_rotations_of(asset.hull_canonical @ shape.T)
                 stable_index = int(rng.choice(len(probs), p=probs))
                 rest = rotations[stable_index]
-            linear = cam.rot_z(yaw) @ rest * scale
+            linear = cam.rot_z(yaw) @ rest @ shape
             footprint = Footprint(asset.hull_canonical @ linear.T)
-            xy = place(footprint, area, placed[area.name], sc.placement.min_gap_m, rng,
-                       sc.placement.max_tries)
+            target_id, xy = None, None
+            if g in occluders and first_view is not None:  # in front of a target in view, in random order
+                eye_xy = first_view.cam_to_world[:2, 3]
+                for t in rng.permutation(len(footprints)):
+                    if not _in_view(first_view, footprints[t][2]):
+                        continue
+                    xy = place_in_front(footprint, area, placed[area.name], footprints[t][1], eye_xy,
+                                        sc.placement.min_gap_m, rng, max(1, sc.placement.max_tries // 10))
+                    if xy is not None:
+                        target_id = footprints[t][0]
+                        break
+            if xy is None:
+                xy = place(footprint, area, placed[area.name], sc.placement.min_gap_m, rng,
+                           sc.placement.max_tries)
             if xy is None:
                 w, h = area.size_xy
                 raise PlacementError(
@@ -140,17 +177,50 @@ def plan_objects(loaded: LoadedScenario, assets: list[list[Asset]], info: SceneI
                     f"on placement area '{area.name}' ({w:.2f} x {h:.2f} m) after "
                     f"{sc.placement.max_tries} tries with {len(placed[area.name])} objects already "
                     f"there; lower objects[{g}].count or scale, or placement.min_gap_m")
+            if g in targets:
+                footprints.append((len(objects) + 1, placed[area.name][-1],
+                                   np.array([xy[0], xy[1], area.z + np.ptp(footprint.hull_points[:, 2]) / 2])))
             position = [xy[0], xy[1], area.z - footprint.z_min]
             world_from_canonical = np.eye(4)
             world_from_canonical[:3, :3] = linear
             world_from_canonical[:3, 3] = position
+            sampled = {"group": g, "asset": asset.name, "placement_area": area.name,
+                       "scale": scale, "yaw_deg": yaw, "stable_pose": stable_index, "position_m": position}
+            if size is not None:
+                sampled["size_m"] = size
+            if target_id is not None:
+                sampled["occludes"] = target_id
+            material = None
+            if specs:
+                spec = specs[int(rng.integers(len(specs)))]
+                material = sample_material(spec, scene_seed, "objects", *tag, len(objects) + 1, "material")
+                sampled["material"] = material
             objects.append(ObjectPlan(
                 instance_id=len(objects) + 1, asset=asset,
-                obj_to_world=world_from_canonical @ asset.canonical_from_file,
-                sampled={"group": g, "asset": asset.name, "placement_area": area.name,
-                         "scale": scale, "yaw_deg": yaw, "stable_pose": stable_index,
-                         "position_m": position}))
+                obj_to_world=world_from_canonical @ asset.canonical_from_file, sampled=sampled,
+                category=group.category or asset.category, label=group.label, material=material))
     return tuple(objects)
+
+
+def _in_view(view: ViewPlan, point: np.ndarray) -> bool:
+    """Whether ``point`` (world) projects inside the view's image, in front of the camera."""
+    world_to_cam = np.linalg.inv(view.cam_to_world)
+    p = world_to_cam[:3, :3] @ point + world_to_cam[:3, 3]
+    if p[2] <= 0:
+        return False
+    u, v = view.K[0, 0] * p[0] / p[2] + view.K[0, 2], view.K[1, 1] * p[1] / p[2] + view.K[1, 2]
+    return 0 <= u < view.width and 0 <= v < view.height
+
+
+def _group_materials(loaded: LoadedScenario, g: int) -> list:
+    names = loaded.scenario.objects[g].materials or []
+    specs = []
+    for k, name in enumerate(names):
+        try:
+            specs.append(resolve_material(name, loaded.base_dir))
+        except ConfigError as exc:
+            raise ConfigError(f"{loaded.path}: objects[{g}].materials[{k}]: {exc}") from None
+    return specs
 
 
 def plan_lights(loaded: LoadedScenario, info: SceneInfo, scene_seed: int,
@@ -329,22 +399,23 @@ def plan_scene_lights(loaded: LoadedScenario, info: SceneInfo, scene_seed: int) 
 
 
 def plan_scene(loaded: LoadedScenario, assets: list[list[Asset]], info: SceneInfo, run_seed: int,
-               scene: int, image_indices: list[int]) -> ScenePlan:
-    """The full plan of one scene, for the requested subset of its views."""
+               scene: int, image_indices: list[int], attempt: int = 0) -> ScenePlan:
+    """The full plan of one scene, for the requested subset of its views; ``attempt`` re-draws the
+    object layout only (camera, lights and world stay)."""
     v = loaded.scenario.views_per_scene
     wrong = [i for i in image_indices if scene_of(i, v) != scene]
     if wrong:
         raise ValueError(f"images {wrong} do not belong to scene {scene}")
     scene_seed = seed_int(run_seed, "scene", scene)
-    first = plan_view(loaded, info, run_seed, scene * v)  # glare lights aim for the scene's first view
+    first = plan_view(loaded, info, run_seed, scene * v)  # glare lights and occluders aim for it
     return ScenePlan(scene_index=scene, scene_seed=scene_seed,
                      cycles_seed=seed_int(scene_seed, "cycles"),
-                     objects=plan_objects(loaded, assets, info, scene_seed, scene),
+                     objects=plan_objects(loaded, assets, info, scene_seed, scene, attempt, first),
                      lights=plan_lights(loaded, info, scene_seed, _pose_angles(first, info)),
                      world=plan_world(loaded, info, scene_seed),
                      views=tuple(plan_view(loaded, info, run_seed, i) for i in sorted(image_indices)),
                      surfaces=plan_surfaces(loaded, info, scene_seed),
-                     scene_lights=plan_scene_lights(loaded, info, scene_seed))
+                     scene_lights=plan_scene_lights(loaded, info, scene_seed), attempt=attempt)
 
 
 def _pose_angles(view: ViewPlan, info: SceneInfo) -> dict[str, float]:

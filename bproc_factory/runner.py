@@ -23,14 +23,16 @@ from bproc_factory.distortion import warp_image, warp_labels
 from bproc_factory.dataset import Dataset, coco_record
 from bproc_factory.errors import Stopped
 from bproc_factory.fit import check_fit
+from bproc_factory.amodal import Visibility, amodal_canvas, visibilities
 from bproc_factory.labels import annotations
+from bproc_factory.occlusion import occlusion_outcome
 from bproc_factory.meta import image_meta
 from bproc_factory.plan import group_by_scene, plan_scene, plan_view
 from bproc_factory.seeding import rng_for
 from bproc_factory.sensor.lens import apply_lens
 from bproc_factory.sensor.pipeline import apply_sensor, srgb_decode
 
-STAGES = ("plan", "apply", "label_pass", "beauty_pass", "labels", "sensor", "write")
+STAGES = ("plan", "apply", "label_pass", "amodal_pass", "beauty_pass", "labels", "sensor", "write")
 COCO_WRITE_INTERVAL_S = 30.0  # coco.json is rewritten after a scene at most this often, and at the end
 
 ProgressFn = Callable[[int, int], None]
@@ -50,6 +52,8 @@ class RunSummary:
     stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     device: str = "none"
     warnings: list[str] = field(default_factory=list)
+    visibility: list[float] = field(default_factory=list)  # visib_fract of every annotation
+    occlusion: list[dict[str, Any]] = field(default_factory=list)  # each image's occlusion outcome
 
     @property
     def seconds_per_image(self) -> float:
@@ -73,6 +77,7 @@ class _Job:
     session: Any = None  # blender.session.RenderSession, imported lazily
     provenance: dict[str, Any] = field(default_factory=dict)
     last_coco_write: float = float("-inf")
+    instance_maps: dict[int, np.ndarray] = field(default_factory=dict)  # labelled, not yet written
     _photo: np.ndarray | None = None
 
     def photo_linear(self) -> np.ndarray:
@@ -174,24 +179,25 @@ def _start(job: _Job, first: int | None) -> None:
 
 def _render_scene(job: _Job, scene: int, indices: list[int], on_progress: ProgressFn | None) -> None:
     stage = job.summary.stage_seconds
-    t = time.perf_counter()
-    plan = plan_scene(job.loaded, job.assets, job.session.info, job.seed, scene, indices)
-    stage["plan"] += time.perf_counter() - t
-    views = job.session.render(plan, stage)
-    category_of = {o.instance_id: job.categories[o.category] for o in plan.objects}
-    render_cfg = job.loaded.scenario.render
-    for view, rendered in zip(plan.views, views):
+    try:
+        plan, labelled = _settle_scene(job, scene, indices)
+        rendered = job.session.beauty(plan, stage, set(indices))
+    finally:
         t = time.perf_counter()
-        canvas = view.canvas()
-        instances = warp_labels(canvas, rendered.instances)
-        anns = annotations(instances, view.image_index, category_of)
+        job.session.clear()
+        stage["apply"] += time.perf_counter() - t
+    render_cfg = job.loaded.scenario.render
+    for view, beauty in zip([v for v in plan.views if v.image_index in indices], rendered):
+        t = time.perf_counter()
+        anns, fate, vis, occlusion = labelled[view.image_index]
         meta = image_meta(job.seed, plan, view, job.dataset.image_path(view.image_index).name,
-                          job.categories, anns, job.provenance, job.subset)
+                          job.categories, anns, job.provenance, job.subset, fate, vis, occlusion)
         stage["labels"] += time.perf_counter() - t
         t = time.perf_counter()
-        linear = warp_image(canvas, rendered.rgb_linear)
-        if rendered.alpha is not None:  # backplate: the objects and their shadows over the photo
-            linear = composite(linear, rendered.alpha, rendered.shadow, job.photo_linear())
+        canvas = view.canvas()
+        linear = warp_image(canvas, beauty.rgb_linear)
+        if beauty.alpha is not None:  # backplate: the objects and their shadows over the photo
+            linear = composite(linear, beauty.alpha, beauty.shadow, job.photo_linear())
         linear = apply_lens(linear, view.lens)
         sensor, quality = view.sensor, render_cfg.jpeg_quality
         if render_cfg.image_format == "jpg" and "jpeg_quality" in sensor:
@@ -201,10 +207,77 @@ def _render_scene(job: _Job, scene: int, indices: list[int], on_progress: Progre
         rgb8 = apply_sensor(linear, sensor, rng_for(view.image_seed, "sensor_noise"))
         stage["sensor"] += time.perf_counter() - t
         t = time.perf_counter()
-        job.dataset.write_image(view.image_index, rgb8, instances, meta, quality)
+        job.dataset.write_image(view.image_index, rgb8, job.instance_maps.pop(view.image_index), meta, quality)
         job.records[view.image_index] = coco_record(meta)
         stage["write"] += time.perf_counter() - t
         job.summary.rendered += 1
         job.summary.instances += len(anns)
+        job.summary.visibility.extend(a["visib_fract"] for a in anns if "visib_fract" in a)
+        if occlusion is not None:
+            job.summary.occlusion.append(occlusion)
         if on_progress:
             on_progress(job.summary.rendered, len(anns))
+    job.instance_maps.clear()  # views labelled only to check the occlusion target
+
+
+ViewLabels = tuple[list[dict[str, Any]], dict[int, str], dict[int, Visibility], dict[str, Any] | None]
+
+
+def _settle_scene(job: _Job, scene: int, indices: list[int]) -> tuple[Any, dict[int, ViewLabels]]:
+    """Plan and label the scene; with an occlusion target, re-draw its objects until every view of
+    the scene meets it (at most ``max_attempts`` draws; else the best draw), so the layout chosen
+    does not depend on which of the scene's views this run renders. The chosen plan stays applied."""
+    sc = job.loaded.scenario
+    stage = job.summary.stage_seconds
+    occ = sc.occlusion
+    planned = indices if occ is None else \
+        list(range(scene * sc.views_per_scene, (scene + 1) * sc.views_per_scene))
+    chosen: tuple[int, int] | None = None  # (views meeting the target, attempt)
+    for attempt in range(occ.max_attempts if occ else 1):
+        t = time.perf_counter()
+        plan = plan_scene(job.loaded, job.assets, job.session.info, job.seed, scene, planned, attempt)
+        stage["plan"] += time.perf_counter() - t
+        labelled = _label_views(job, plan, job.session.labels(plan, stage))
+        if occ is None:
+            return plan, labelled
+        met = sum(labelled[v.image_index][3]["target_met"] for v in plan.views)
+        if chosen is None or met > chosen[0]:
+            chosen = (met, attempt)
+        if met == len(plan.views) or attempt == occ.max_attempts - 1:
+            break
+        job.session.clear()
+    tried = attempt + 1
+    if chosen[1] != attempt:  # an earlier draw came closest: apply it again
+        job.session.clear()
+        plan = plan_scene(job.loaded, job.assets, job.session.info, job.seed, scene, planned, chosen[1])
+        labelled = _label_views(job, plan, job.session.labels(plan, stage))
+    for v in plan.views:
+        labelled[v.image_index][3]["attempts"] = tried
+    return plan, labelled
+
+
+def _label_views(job: _Job, plan: Any, maps: list[Any]) -> dict[int, ViewLabels]:
+    """Annotations, label fates, visibilities and occlusion outcome of each view's index maps; the
+    output-image instance maps are kept in ``job.instance_maps`` for writing."""
+    sc = job.loaded.scenario
+    t = time.perf_counter()
+    category_of = {o.instance_id: job.categories[o.category] for o in plan.objects if o.label != "background"}
+    ignored = frozenset(o.instance_id for o in plan.objects if o.label == "ignore")
+    targets = {o.instance_id for o in plan.objects if o.sampled["group"] in sc.occlusion_target_groups()}
+    out: dict[int, ViewLabels] = {}
+    for view, label_maps in zip(plan.views, maps):
+        canvas = view.canvas()
+        instances = warp_labels(canvas, label_maps.instances)
+        vis: dict[int, Visibility] = {}
+        if sc.labels.amodal:
+            vis = visibilities(canvas, amodal_canvas(canvas, sc.labels.amodal_margin), label_maps.amodal,
+                               instances, sorted(category_of))
+        anns, fate = annotations(instances, view.image_index, category_of, vis or None, sc.labels, ignored)
+        occlusion = None
+        if sc.occlusion is not None:
+            occlusion = occlusion_outcome(sc.occlusion.target, {i: vis[i].visib_fract for i in targets if i in vis})
+            occlusion["attempt"] = plan.attempt
+        job.instance_maps[view.image_index] = instances
+        out[view.image_index] = (anns, fate, vis, occlusion)
+    job.summary.stage_seconds["labels"] += time.perf_counter() - t
+    return out

@@ -19,7 +19,7 @@ IDENTITY = {"config_sha256": "abc", "run_seed": 1, "categories": {"can": 1}, "im
 def write_fake_image(ds: Dataset, i: int) -> None:
     m = np.zeros((6, 8), np.uint16)
     m[1:3, 2:5] = 1
-    anns = annotations(m, i, {1: 1})
+    anns, _ = annotations(m, i, {1: 1})
     meta = {"image_index": i, "file_name": ds.image_path(i).name, "width": 8, "height": 6, "annotations": anns}
     ds.write_image(i, np.zeros((6, 8, 3), np.uint8), m, meta, 95)
 

@@ -17,7 +17,8 @@ def sample_map() -> np.ndarray:
 
 def test_every_annotation_decodes_to_exactly_its_instance_pixels():
     m = sample_map()
-    anns = annotations(m, 5, {1: 1, 3: 2, 7: 1, 9: 3})
+    anns, fate = annotations(m, 5, {1: 1, 3: 2, 7: 1, 9: 3})
+    assert fate == {1: "annotated", 3: "annotated", 7: "annotated", 9: "not visible"}
     assert [a["instance_id"] for a in anns] == [1, 3, 7]  # 9 was placed but is not visible
     for a in anns:
         assert np.array_equal(decode_rle(a["segmentation"]), m == a["instance_id"])
@@ -29,7 +30,7 @@ def test_every_annotation_decodes_to_exactly_its_instance_pixels():
 
 
 def test_annotation_ids_are_derived_from_image_and_instance():
-    anns = annotations(sample_map(), 12, {1: 1, 3: 1, 7: 1})
+    anns, _ = annotations(sample_map(), 12, {1: 1, 3: 1, 7: 1})
     assert [a["id"] for a in anns] == [120001, 120003, 120007]
     assert annotation_id(0, 1) != annotation_id(1, 0)
 

@@ -1,4 +1,5 @@
-"""Keyframes that put a scene's views into one Cycles call: view ``k`` is frame ``2k``.
+"""Keyframes that put a scene's views into one Cycles call: view ``k`` is frame ``2k`` (in the
+amodal pass, frame ``2k`` is the ``k``-th (view, shown instances) pair).
 
 At frame ``2k`` the camera has view ``k``'s pose (and depth of field); with motion blur the camera
 and the objects also get keys half a frame either side, displaced by their motion over half the
@@ -65,6 +66,21 @@ def key_views(camera: bpy.types.Object, views: list[ViewPlan]) -> None:
     scene = bpy.context.scene
     scene.frame_start = 0
     scene.frame_end = frame_of(len(views) - 1) + 1  # BlenderProc renders [start, end - 1]
+    scene.frame_step = FRAME_STRIDE
+
+
+def key_amodal_frames(camera: bpy.types.Object, objects: dict[int, bpy.types.Object],
+                      frames: list[tuple[ViewPlan, list[int]]]) -> None:
+    """Frame ``k`` of the amodal pass: the camera at its view's pose, only its instances shown."""
+    camera.rotation_mode = "XYZ"
+    for k, (view, shown) in enumerate(frames):
+        _key(camera, opencv_to_blender(view.cam_to_world), frame_of(k))
+        for inst, obj in objects.items():
+            obj.hide_render = inst not in shown
+            obj.keyframe_insert("hide_render", frame=frame_of(k))
+    scene = bpy.context.scene
+    scene.frame_start = 0
+    scene.frame_end = frame_of(len(frames) - 1) + 1
     scene.frame_step = FRAME_STRIDE
 
 

@@ -6,6 +6,7 @@ in one label pass and one beauty pass per render canvas, and everything is remov
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -23,9 +24,11 @@ import bpy  # noqa: E402  (after the bootstrap, which must import it first)
 import cv2  # noqa: E402  (after the bootstrap, which enables OpenEXR in OpenCV)
 from mathutils import Matrix  # noqa: E402
 
+from bproc_factory.amodal import amodal_canvas, frame_groups  # noqa: E402
 from bproc_factory.blender import animation, passes  # noqa: E402
 from bproc_factory.blender.console import stdout_to  # noqa: E402
 from bproc_factory.blender.environment import Environment  # noqa: E402
+from bproc_factory.blender.materials import build_material  # noqa: E402
 from bproc_factory.blender.meshes import MeshLibrary  # noqa: E402
 from bproc_factory.config.scenario import Scenario  # noqa: E402
 from bproc_factory.errors import RenderError  # noqa: E402
@@ -38,14 +41,22 @@ WORK_PREFIX = "bpf_render_"
 
 
 @dataclass(frozen=True)
+class LabelMaps:
+    """One view's index maps: the label pass's on the label canvas (uint16) and, with amodal
+    labels, the amodal pass's frames on the grown canvas (each shows some objects alone)."""
+
+    image_index: int
+    instances: np.ndarray
+    amodal: list[np.ndarray]
+
+
+@dataclass(frozen=True)
 class RenderedView:
-    """One rendered view on its render canvas: scene-linear RGB (float32, HxWx3) and the
-    instance-id map of the label pass (uint16); for backplates also the beauty pass's alpha
-    (HxW) and shadow-catcher factor (HxWx3), to composite over the photo."""
+    """One rendered view on its render canvas: scene-linear RGB (float32, HxWx3); for backplates
+    also the beauty pass's alpha (HxW) and shadow-catcher factor (HxWx3), to composite over the photo."""
 
     image_index: int
     rgb_linear: np.ndarray
-    instances: np.ndarray
     alpha: np.ndarray | None = None
     shadow: np.ndarray | None = None
 
@@ -70,6 +81,8 @@ class RenderSession:
             self._load()
             self.device = "CPU"
             self._meshes = MeshLibrary(self._work)
+            self._objects: dict[int, bpy.types.Object] = {}
+            self._materials: list[bpy.types.Material] = []
         except BaseException:
             self.close()
             raise
@@ -99,39 +112,58 @@ class RenderSession:
         except OSError:
             return "(no log)"
 
-    def render(self, plan: ScenePlan, seconds: dict[str, float]) -> list[RenderedView]:
-        """Apply ``plan`` and render all its views (label and beauty passes), then clear the scene.
-        Views sharing a render canvas share one call per pass. Adds the wall time of the ``apply``,
-        ``label_pass`` and ``beauty_pass`` steps to ``seconds``."""
-        try:
+    def labels(self, plan: ScenePlan, seconds: dict[str, float]) -> list[LabelMaps]:
+        """Apply ``plan`` and render the label pass (and amodal pass) of all its views. The scene
+        stays applied for ``beauty`` until ``clear``. Adds the wall time of the ``apply``,
+        ``label_pass`` and ``amodal_pass`` steps to ``seconds``."""
+        with self._failure(plan):
             t = time.perf_counter()
             if self._scenario.scene_reload:
                 self._meshes = MeshLibrary(self._work)  # datablocks go with the old file
                 self._load()
             with self.quiet():
-                objects = self._apply(plan)
+                self._objects = self._apply(plan)
             seconds["apply"] += time.perf_counter() - t
-            rendered: dict[int, RenderedView] = {}
+            maps: dict[int, LabelMaps] = {}
             for views in _canvas_groups(plan.views):
                 t = time.perf_counter()
                 with self.quiet():
-                    self._key(plan, views, objects)
-                    labels = self._label_pass(views)
+                    self._key(plan, views, self._objects)
+                    index = self._label_pass(views)
                 seconds["label_pass"] += time.perf_counter() - t
                 t = time.perf_counter()
+                amodal = [[] for _ in views]
+                if self._scenario.labels.amodal:
+                    with self.quiet():
+                        amodal = self._amodal_pass(plan, views)
+                seconds["amodal_pass"] += time.perf_counter() - t
+                for view, ids, frames in zip(views, index, amodal):
+                    maps[view.image_index] = LabelMaps(view.image_index, ids, frames)
+            return [maps[v.image_index] for v in plan.views]
+
+    def beauty(self, plan: ScenePlan, seconds: dict[str, float], indices: set[int] | None = None) -> list[RenderedView]:
+        """The beauty pass of the applied plan's views (those in ``indices``, default all)."""
+        with self._failure(plan):
+            views = [v for v in plan.views if indices is None or v.image_index in indices]
+            rendered: dict[int, RenderedView] = {}
+            for group in _canvas_groups(tuple(views)):
+                t = time.perf_counter()
                 with self.quiet():
-                    beauty = self._beauty_pass(views)
+                    self._key(plan, group, self._objects)
+                    beauty = self._beauty_pass(group)
                 seconds["beauty_pass"] += time.perf_counter() - t
-                for view, index, (rgb, alpha, shadow) in zip(views, labels, beauty):
-                    rendered[view.image_index] = RenderedView(view.image_index, rgb, index, alpha, shadow)
-            return [rendered[v.image_index] for v in plan.views]
+                for view, (rgb, alpha, shadow) in zip(group, beauty):
+                    rendered[view.image_index] = RenderedView(view.image_index, rgb, alpha, shadow)
+            return [rendered[v.image_index] for v in views]
+
+    @contextlib.contextmanager
+    def _failure(self, plan: ScenePlan):
+        """Turn any failure into a ``RenderError`` naming the scene, with the end of Blender's log."""
+        try:
+            yield
         except Exception as exc:
             raise RenderError(f"scene {plan.scene_index}: rendering failed: {exc}\n"
                               f"last Blender output:\n{self._log_tail()}") from exc
-        finally:
-            t = time.perf_counter()
-            self._clear()
-            seconds["apply"] += time.perf_counter() - t
 
     def _apply(self, plan: ScenePlan) -> dict[int, bpy.types.Object]:
         objects = {}
@@ -142,7 +174,12 @@ class RenderSession:
             bpy.context.collection.objects.unlink(blender_obj)
             self._collection.objects.link(blender_obj)
             mesh_obj.set_local2world_mat(Matrix(obj.obj_to_world.tolist()))
-            blender_obj.pass_index = obj.instance_id
+            blender_obj.pass_index = 0 if obj.label == "background" else obj.instance_id
+            if obj.material is not None:
+                material = build_material(f"bpf_{obj.instance_id:04d}_material", obj.material)
+                self._materials.append(material)
+                blender_obj.material_slots[0].link = "OBJECT"
+                blender_obj.material_slots[0].material = material
             objects[obj.instance_id] = blender_obj
         for k, light in enumerate(plan.lights):
             self._add_light(k, light)
@@ -176,6 +213,41 @@ class RenderSession:
             out.append(_read_index(self._work / f"{passes.INDEX_PREFIX}{frame:04d}.exr", view.image_index))
             (self._work / f"{passes.LABEL_PREFIX}{frame:04d}.exr").unlink(missing_ok=True)
         return out
+
+    def _amodal_pass(self, plan: ScenePlan, views: list[ViewPlan]) -> list[list[np.ndarray]]:
+        """Index maps of the amodal frames of the keyed views: the environment hidden, and in each
+        frame only objects that cannot overlap on screen (see ``bproc_factory.amodal``)."""
+        grown = amodal_canvas(views[0].canvas(), self._scenario.labels.amodal_margin)
+        hulls = {o.instance_id: o.hull_world for o in plan.objects if o.label != "background"}
+        frames = [(view, shown) for view in views for shown in frame_groups(hulls, view.K, view.cam_to_world)]
+        if not frames:
+            return [[] for _ in views]
+        animation.clear_keys(self._camera, list(self._objects.values()))
+        for obj in plan.objects:
+            self._objects[obj.instance_id].matrix_world = Matrix(obj.obj_to_world.tolist())
+        animation.key_amodal_frames(self._camera, self._objects, frames)
+        hidden = [o for o in bpy.context.scene.objects
+                  if not o.hide_render and o.name not in self._collection.all_objects and o != self._camera]
+        for obj in hidden:
+            obj.hide_render = True
+        try:
+            passes.label_pass(self._outputs)
+            bproc.camera.set_intrinsics_from_K_matrix(grown.K, grown.width, grown.height, *self._camera_cfg.clip_m)
+            bproc.renderer.render(output_dir=str(self._work), file_prefix=passes.LABEL_PREFIX, return_data=False,
+                                  verbose=True, output_key=None)
+        finally:
+            for obj in hidden:
+                obj.hide_render = False
+            animation.clear_keys(self._camera, list(self._objects.values()))
+            for obj in self._objects.values():
+                obj.hide_render = False
+        out: dict[int, list[np.ndarray]] = {v.image_index: [] for v in views}
+        for k, (view, _) in enumerate(frames):
+            frame = animation.frame_of(k)
+            out[view.image_index].append(_read_index(self._work / f"{passes.INDEX_PREFIX}{frame:04d}.exr",
+                                                     view.image_index))
+            (self._work / f"{passes.LABEL_PREFIX}{frame:04d}.exr").unlink(missing_ok=True)
+        return [out[v.image_index] for v in views]
 
     def _beauty_pass(self, views: list[ViewPlan]) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]:
         """Linear RGB (and, for backplates, alpha and the shadow-catcher factor) of the keyed views."""
@@ -212,7 +284,9 @@ class RenderSession:
         bpy.context.collection.objects.unlink(light.blender_obj)
         self._collection.objects.link(light.blender_obj)
 
-    def _clear(self) -> None:
+    def clear(self) -> None:
+        """Remove the applied plan's objects, lights and materials and reset the environment."""
+        self._objects = {}
         objects = list(self._collection.all_objects)
         animation.clear_keys(self._camera, [])
         for obj in objects:
@@ -220,6 +294,9 @@ class RenderSession:
             bpy.data.objects.remove(obj, do_unlink=True)
             if isinstance(data, bpy.types.Light):
                 bpy.data.lights.remove(data)
+        for material in self._materials:
+            bpy.data.materials.remove(material)
+        self._materials.clear()
         self.environment.reset()
 
 

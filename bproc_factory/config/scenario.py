@@ -41,6 +41,17 @@ class ObjectGroup(StrictModel):
     yaw_deg: Angle = Uniform(uniform=(0.0, 360.0))
     pose: Literal["upright", "stable"] = "upright"
     placement_area: str | None = None
+    size_m: tuple[Positive, Positive, Positive] | None = Field(
+        default=None, description="stretch each instance to this width, depth and height (metres) "
+                                  "instead of its real size times `scale`: for distractor shapes")
+    materials: list[str] | None = Field(
+        default=None, min_length=1, description="give each instance a library material (materials/) "
+                                                "drawn per instance, instead of its own")
+    label: Literal["category", "background", "ignore"] = Field(
+        default="category", description="category: annotated; background: id 0 in the masks, not "
+                                        "annotated; ignore: annotated with iscrowd 1 (evaluators ignore it)")
+    category: str | None = Field(default=None, description="category name for every instance (for "
+                                                           "example foreign_object) instead of the assets'")
 
     @field_validator("assets")
     @classmethod
@@ -55,6 +66,47 @@ class PlacementConfig(StrictModel):
 
     min_gap_m: float = Field(default=0.005, ge=0)
     max_tries: int = Field(default=300, gt=0)
+
+
+class LabelsConfig(StrictModel):
+    """Amodal masks and which instances become COCO annotations."""
+
+    amodal: bool = Field(default=True, description="amodal masks, visib_fract, bbox_amodal and truncated")
+    amodal_margin: float = Field(default=0.5, ge=0, le=2, description="the amodal canvas extends past "
+                                 "each image edge by this share of the image size (for `truncated`)")
+    min_visible_px: int = Field(default=1, ge=1)
+    min_visib_fract: float = Field(default=0.0, ge=0, le=1)
+    below_threshold: Literal["drop", "ignore"] = Field(
+        default="drop", description="an instance under a minimum is left out of COCO (drop) or kept "
+                                    "with iscrowd 1 (ignore)")
+
+
+class OcclusionTarget(StrictModel):
+    """What every image must show: at least ``min_instances`` target instances whose visible
+    fraction lies in ``visib_fract``."""
+
+    visib_fract: tuple[float, float] = (0.3, 0.7)
+    min_instances: int = Field(default=1, ge=1)
+    groups: list[int] | None = Field(default=None, description="object groups whose instances count "
+                                                               "(default: every group labelled by category)")
+
+    @field_validator("visib_fract")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0 <= value[0] <= value[1] <= 1:
+            raise ValueError(f"need 0 <= low <= high <= 1, got {list(value)}")
+        return value
+
+
+class OcclusionConfig(StrictModel):
+    """Occlusion on demand: occluders are placed between the camera and target instances, the
+    result is measured from the rendered masks, and the scene's objects are re-drawn (at most
+    ``max_attempts`` times) until every view meets the target."""
+
+    target: OcclusionTarget = OcclusionTarget()
+    occluder_groups: list[int] = Field(default=[], description="object groups whose instances are "
+                                       "placed in front of a target, as seen from the scene's first view")
+    max_attempts: int = Field(default=8, ge=1, le=100)
 
 
 class LightGroup(StrictModel):
@@ -140,6 +192,8 @@ class Scenario(StrictModel):
     sensor: SensorConfig | None = None
     lens: LensEffects | None = None
     placement: PlacementConfig = PlacementConfig()
+    labels: LabelsConfig = LabelsConfig()
+    occlusion: OcclusionConfig | None = None
     render: RenderConfig = RenderConfig()
     categories: dict[str, Annotated[int, Field(gt=0)]] | None = Field(
         default=None, description="fixed category ids; default: 1..K in sorted name order")
@@ -159,6 +213,33 @@ class Scenario(StrictModel):
             raise ValueError(f"up to {most:g} objects per image; at most {MAX_INSTANCES_PER_IMAGE} "
                              "fit the annotation id scheme")
         return value
+
+    @model_validator(mode="after")
+    def _occlusion_groups(self) -> "Scenario":
+        if self.occlusion is None:
+            return self
+        if not self.labels.amodal:
+            raise ValueError("occlusion: needs labels.amodal (visibility is measured from amodal masks)")
+        n = len(self.objects)
+        for key, groups in (("occluder_groups", self.occlusion.occluder_groups),
+                            ("target.groups", self.occlusion.target.groups or [])):
+            bad = [g for g in groups if not 0 <= g < n]
+            if bad:
+                raise ValueError(f"occlusion.{key}: no object group {bad[0]} (there are {n})")
+        targets = self.occlusion_target_groups()
+        if not targets:
+            raise ValueError("occlusion.target: no target group (every group is an occluder or unlabelled)")
+        return self
+
+    def occlusion_target_groups(self) -> list[int]:
+        """The object groups whose instances count towards the occlusion target."""
+        occ = self.occlusion
+        if occ is None:
+            return []
+        if occ.target.groups is not None:
+            return list(occ.target.groups)
+        return [g for g, group in enumerate(self.objects)
+                if group.label == "category" and g not in occ.occluder_groups]
 
     @model_validator(mode="after")
     def _camera_for_blend_scenes(self) -> "Scenario":

@@ -69,10 +69,13 @@ def mask_polygon(binary: np.ndarray) -> np.ndarray:
 
 def label_lines(mask: np.ndarray, annotations: list[dict[str, Any]], classes: dict[int, int],
                 task: Task) -> list[str]:
-    """YOLO label lines (normalised coordinates) for one image."""
+    """YOLO label lines (normalised coordinates) for one image; YOLO has no ignore regions, so
+    iscrowd annotations are left out."""
     h, w = mask.shape
     lines = []
     for ann in annotations:
+        if ann.get("iscrowd"):
+            continue
         cls = classes[ann["category_id"]]
         if task == "detect":
             x, y, bw, bh = ann["bbox"]

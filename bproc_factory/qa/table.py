@@ -51,6 +51,10 @@ def image_row(meta: dict[str, Any]) -> dict[str, Scalar]:
     flatten(sampled, "sampled", row)
     if "subset" in meta:
         flatten(meta["subset"], "subset", row)
+    if "occlusion" in meta:
+        occlusion = meta["occlusion"]
+        row.update({"occlusion.target_met": occlusion["target_met"], "occlusion.attempts": occlusion["attempts"],
+                    "occlusion.in_range": len(occlusion["in_range"])})
     return row
 
 
@@ -64,6 +68,7 @@ def instance_rows(meta: dict[str, Any]) -> Iterable[dict[str, Scalar]]:
         row: dict[str, Scalar] = {"image_index": meta.get("image_index"), "annotation_id": ann["id"],
                                   "instance_id": ann["instance_id"], "category": obj.get("category"),
                                   "category_id": ann["category_id"], "area_px": ann["area"],
+                                  "iscrowd": ann["iscrowd"],
                                   "bbox_x": ann["bbox"][0], "bbox_y": ann["bbox"][1],
                                   "bbox_w": ann["bbox"][2], "bbox_h": ann["bbox"][3]}
         flatten({k: v for k, v in obj.items() if k not in ("obj_to_world", "instance_id", "category",

@@ -4,7 +4,9 @@ Checked: every COCO image has readable image, mask and meta files of the stated 
 with coco.json (size, file name, annotations) and with each annotation's object and category;
 every RLE decodes to exactly its instance's mask pixels; bbox and area match the mask; ids are
 unique and derived as documented; categories agree with run.json; no empty or out-of-frame
-annotations; every instance with pixels is annotated; no other files in images/, masks/, meta/.
+annotations; every instance with pixels is annotated unless meta says it was dropped; amodal masks
+hold the visible ones and agree with area_amodal, bbox_amodal and visib_fract; no other files in
+images/, masks/, meta/.
 coco.json itself is held in memory (about 1.5 KB per annotation).
 """
 from __future__ import annotations
@@ -201,7 +203,8 @@ def check_image(dataset: Dataset, image: dict[str, Any], anns: list[dict[str, An
             problems.append(Problem(COCO_FILE, f"annotation {ann.get('id')}",
                                     f"category_id {ann.get('category_id')} but instance {inst} is a "
                                     f"{objects[inst].get('category')} ({objects[inst].get('category_id')})"))
-    for inst in sorted(set(np.flatnonzero(pixel_counts).tolist()) - {0} - annotated):
+    dropped = {i for i, o in objects.items() if o.get("label") == "dropped"}
+    for inst in sorted(set(np.flatnonzero(pixel_counts).tolist()) - {0} - annotated - dropped):
         problems.append(Problem(rel["mask"], ref, f"instance {inst} has pixels but no annotation"))
     return problems
 
@@ -255,4 +258,34 @@ def _check_annotation(mask: np.ndarray, pixel_counts: np.ndarray, image_id: int,
         out.append(Problem(where, ref, f"bbox {bbox} leaves the {mask.shape[1]}x{mask.shape[0]} frame"))
     if ann.get("iscrowd") not in (0, 1):
         out.append(Problem(where, ref, f"iscrowd is {ann.get('iscrowd')!r}"))
+    if "segmentation_amodal" in ann:
+        out += _check_amodal(binary, ann, ref)
+    return out
+
+
+def _check_amodal(visible: np.ndarray, ann: dict[str, Any], ref: str) -> list[Problem]:
+    """The amodal mask holds the visible one; its area, box and the visible fraction agree."""
+    try:
+        amodal = decode_rle(ann["segmentation_amodal"])
+    except (KeyError, TypeError, ValueError, UnicodeError, AttributeError) as exc:
+        return [Problem(COCO_FILE, ref, f"amodal RLE cannot be decoded ({exc.__class__.__name__})")]
+    if amodal.shape != visible.shape:
+        return [Problem(COCO_FILE, ref, f"amodal RLE size {list(amodal.shape)} is not {list(visible.shape)}")]
+    out = []
+    if (visible & ~amodal).any():
+        out.append(Problem(COCO_FILE, ref, f"{int((visible & ~amodal).sum())} visible pixels lie outside "
+                                           "the amodal mask"))
+    area = int(amodal.sum())
+    if ann.get("area_amodal") != area:
+        out.append(Problem(COCO_FILE, ref, f"area_amodal {ann.get('area_amodal')} but the amodal mask has {area} pixels"))
+    elif ann.get("bbox_amodal") != tight_bbox(amodal):
+        out.append(Problem(COCO_FILE, ref, f"bbox_amodal {ann.get('bbox_amodal')} but the amodal mask's is "
+                                           f"{tight_bbox(amodal)}"))
+    fract = ann.get("visib_fract")
+    if not isinstance(fract, (int, float)) or abs(fract - int(visible.sum()) / max(area, 1)) > 1e-6:
+        out.append(Problem(COCO_FILE, ref, f"visib_fract {fract!r} but the masks give "
+                                           f"{int(visible.sum()) / max(area, 1):.6f}"))
+    truncated = ann.get("truncated")
+    if not isinstance(truncated, (int, float)) or not 0 <= truncated <= 1:
+        out.append(Problem(COCO_FILE, ref, f"truncated {truncated!r} is not in [0, 1]"))
     return out
