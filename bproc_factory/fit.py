@@ -27,6 +27,8 @@ def check_fit(loaded: LoadedScenario, assets: list[list[Asset]], info: SceneInfo
     per_area: dict[str, float] = {}
     total = 0.0
     for g, group in enumerate(loaded.scenario.objects):
+        if group.pose == "drop":  # piles stack: no floor-area bound
+            continue
         if group.size_m is not None:  # stretched shapes: half the smallest face of their box
             lo = [d.support()[0] for d in group.size_m]
             need = group.count.support()[1] * 0.5 * min(lo[0] * lo[1], lo[0] * lo[2], lo[1] * lo[2])

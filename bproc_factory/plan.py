@@ -10,6 +10,7 @@ seeds are recorded, and any subset of a scene's views plans identically, on any 
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ from bproc_factory.fit import area_named
 from bproc_factory.materials import resolve_material, sample_material
 from bproc_factory.placement import (Footprint, PlacementError, place, place_in_front, stable_rotations,
                                      stable_rotations_of)
+from bproc_factory.physics import Body, random_rotation, settle
 from bproc_factory.scene_info import PlacementArea, SceneInfo
 from bproc_factory.seeding import rng_for, seed_int
 from bproc_factory.sensor.sample import draw, sample_lens, sample_sensor
@@ -133,7 +135,10 @@ def plan_objects(loaded: LoadedScenario, assets: list[list[Asset]], info: SceneI
     occluders = sc.occlusion.occluder_groups if sc.occlusion else []
     targets = set(sc.occlusion_target_groups())
     footprints: list[tuple[int, Any, np.ndarray]] = []  # target instances: (id, footprint, centre)
-    order = [g for g in range(len(sc.objects)) if g not in occluders] + list(occluders)
+    drops = [g for g, group in enumerate(sc.objects) if group.pose == "drop" and g not in occluders]
+    order = [g for g in range(len(sc.objects)) if g not in occluders and g not in drops] + list(occluders) + drops
+    pending: dict[str, list[tuple[int, Body, np.ndarray]]] = {}  # per area: (index, body, shape) to settle
+    drop_level = {a.name: a.z + 0.01 for a in info.placement_areas}
     for g in order:
         group = sc.objects[g]
         specs = _group_materials(loaded, g)
@@ -149,7 +154,9 @@ def plan_objects(loaded: LoadedScenario, assets: list[list[Asset]], info: SceneI
                 extent = np.ptp(asset.hull_canonical, axis=0)
                 shape = np.diag(np.asarray(size) / np.maximum(extent, 1e-9))
             rest, stable_index = np.eye(3), None
-            if group.pose == "stable":
+            if group.pose == "drop":
+                rest = random_rotation(rng)
+            elif group.pose == "stable":
                 rotations, probs = stable_rotations(asset) if size is None else \
                     stable_rotations_of(asset.hull_canonical @ shape.T)
                 stable_index = int(rng.choice(len(probs), p=probs))
@@ -157,7 +164,9 @@ def plan_objects(loaded: LoadedScenario, assets: list[list[Asset]], info: SceneI
             linear = cam.rot_z(yaw) @ rest @ shape
             footprint = Footprint(asset.hull_canonical @ linear.T)
             target_id, xy = None, None
-            if g in occluders and first_view is not None:  # in front of a target in view, in random order
+            if group.pose == "drop":  # anywhere over the area; physics sorts out the overlaps
+                xy = place(footprint, area, [], 0.0, rng, sc.placement.max_tries)
+            elif g in occluders and first_view is not None:  # in front of a target in view, in random order
                 eye_xy = first_view.cam_to_world[:2, 3]
                 for t in rng.permutation(len(footprints)):
                     if not _in_view(first_view, footprints[t][2]):
@@ -167,7 +176,7 @@ def plan_objects(loaded: LoadedScenario, assets: list[list[Asset]], info: SceneI
                     if xy is not None:
                         target_id = footprints[t][0]
                         break
-            if xy is None:
+            if xy is None and group.pose != "drop":
                 xy = place(footprint, area, placed[area.name], sc.placement.min_gap_m, rng,
                            sc.placement.max_tries)
             if xy is None:
@@ -177,10 +186,16 @@ def plan_objects(loaded: LoadedScenario, assets: list[list[Asset]], info: SceneI
                     f"on placement area '{area.name}' ({w:.2f} x {h:.2f} m) after "
                     f"{sc.placement.max_tries} tries with {len(placed[area.name])} objects already "
                     f"there; lower objects[{g}].count or scale, or placement.min_gap_m")
-            if g in targets:
+            if g in targets and group.pose != "drop":
                 footprints.append((len(objects) + 1, placed[area.name][-1],
                                    np.array([xy[0], xy[1], area.z + np.ptp(footprint.hull_points[:, 2]) / 2])))
             position = [xy[0], xy[1], area.z - footprint.z_min]
+            if group.pose == "drop":  # stacked in the air, clear of each other, to fall
+                position[2] = drop_level[area.name] - footprint.z_min
+                drop_level[area.name] += float(np.ptp(footprint.hull_points[:, 2])) + 0.01
+                pending.setdefault(area.name, []).append(
+                    (len(objects), Body(asset.hull_canonical @ shape.T, cam.rot_z(yaw) @ rest, np.asarray(position)),
+                     shape))
             world_from_canonical = np.eye(4)
             world_from_canonical[:3, :3] = linear
             world_from_canonical[:3, 3] = position
@@ -199,7 +214,30 @@ def plan_objects(loaded: LoadedScenario, assets: list[list[Asset]], info: SceneI
                 instance_id=len(objects) + 1, asset=asset,
                 obj_to_world=world_from_canonical @ asset.canonical_from_file, sampled=sampled,
                 category=group.category or asset.category, label=group.label, material=material))
+    for area in info.placement_areas:
+        if area.name in pending:
+            _settle_area(objects, pending[area.name], area)
     return tuple(objects)
+
+
+def _settle_area(objects: list[ObjectPlan], dropped: list[tuple[int, Body, np.ndarray]],
+                 area: PlacementArea) -> None:
+    """Replace the dropped objects' poses by where physics lets them come to rest."""
+    indices = {k for k, _, _ in dropped}
+    obstacles = [o.hull_world for k, o in enumerate(objects)
+                 if k not in indices and o.sampled["placement_area"] == area.name]
+    result = settle([body for _, body, _ in dropped], obstacles, area)
+    for (k, _, shape), (rotation, translation) in zip(dropped, result.poses):
+        o = objects[k]
+        world_from_canonical = np.eye(4)
+        world_from_canonical[:3, :3] = rotation @ shape
+        world_from_canonical[:3, 3] = translation
+        sampled = {**o.sampled, "drop_position_m": o.sampled["position_m"],
+                   "position_m": [float(v) for v in translation],
+                   "settle": {"seconds": result.seconds, "at_rest": result.at_rest,
+                              "max_penetration_m": result.max_penetration_m}}
+        objects[k] = dataclasses.replace(o, obj_to_world=world_from_canonical @ o.asset.canonical_from_file,
+                                         sampled=sampled)
 
 
 def _in_view(view: ViewPlan, point: np.ndarray) -> bool:

@@ -39,7 +39,9 @@ class ObjectGroup(StrictModel):
     count: Count = 1
     scale: Positive = 1.0
     yaw_deg: Angle = Uniform(uniform=(0.0, 360.0))
-    pose: Literal["upright", "stable"] = "upright"
+    pose: Literal["upright", "stable", "drop"] = Field(
+        default="upright", description="upright; stable: resting on a face of its convex hull; drop: "
+                                       "dropped in a random orientation and settled by physics (piles)")
     placement_area: str | None = None
     size_m: tuple[Positive, Positive, Positive] | None = Field(
         default=None, description="stretch each instance to this width, depth and height (metres) "
