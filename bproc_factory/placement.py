@@ -6,6 +6,7 @@ interpenetrate, so placement is a 2-D problem: rejection-sample translations per
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,16 +69,7 @@ def place(footprint: Footprint, area: PlacementArea, placed: list[Polygon], min_
     if np.any(hi < lo):
         return None
     shapely.prepare(region)
-    for _ in range(max_tries):
-        t = rng.uniform(lo, hi)
-        moved = shapely.affinity.translate(shape, float(t[0]), float(t[1]))
-        if not region.contains(moved):
-            continue
-        if any(moved.distance(other) < min_gap for other in placed):
-            continue
-        placed.append(moved)
-        return float(t[0]), float(t[1])
-    return None
+    return _first_fit((rng.uniform(lo, hi) for _ in range(max_tries)), shape, region, placed, min_gap)
 
 
 def place_in_front(footprint: Footprint, area: PlacementArea, placed: list[Polygon], target: Polygon,
@@ -96,17 +88,25 @@ def place_in_front(footprint: Footprint, area: PlacementArea, placed: list[Polyg
     own = np.asarray(shape.centroid.coords[0])
     r_target = _radius(target, centre)
     r_own = _radius(shape, own)
-    for _ in range(max_tries):
-        ahead = r_target + r_own + min_gap + rng.uniform(0.0, r_target + r_own)
-        offset = rng.uniform(-1.0, 1.0) * (r_target + r_own)
-        t = centre + towards * ahead + side * offset - own
+
+    def candidates() -> Iterator[np.ndarray]:
+        for _ in range(max_tries):
+            ahead = r_target + r_own + min_gap + rng.uniform(0.0, r_target + r_own)
+            offset = rng.uniform(-1.0, 1.0) * (r_target + r_own)
+            yield centre + towards * ahead + side * offset - own
+
+    return _first_fit(candidates(), shape, region, placed, min_gap)
+
+
+def _first_fit(translations: Iterable[np.ndarray], shape: Polygon, region: Polygon, placed: list[Polygon],
+               min_gap: float) -> tuple[float, float] | None:
+    """The first translation that puts ``shape`` inside ``region`` and ``min_gap`` clear of
+    ``placed`` (the moved shape is appended to ``placed``), or ``None``."""
+    for t in translations:
         moved = shapely.affinity.translate(shape, float(t[0]), float(t[1]))
-        if not region.contains(moved):
-            continue
-        if any(moved.distance(other) < min_gap for other in placed):
-            continue
-        placed.append(moved)
-        return float(t[0]), float(t[1])
+        if region.contains(moved) and not any(moved.distance(other) < min_gap for other in placed):
+            placed.append(moved)
+            return float(t[0]), float(t[1])
     return None
 
 

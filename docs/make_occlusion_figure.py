@@ -1,8 +1,8 @@
-"""Make ``docs/occlusion.jpg``: images of ``configs/occlusion-tabletop.yaml`` beside their visible
-masks and their amodal masks (outline of the whole silhouette, the hidden part shaded, and each
-instance's recorded ``visib_fract``).
+"""Make ``docs/occlusion.jpg``: images of ``configs/occlusion-tabletop.yaml`` and
+``configs/occlusion-bin-pile.yaml`` beside their visible masks and their amodal masks (outline of
+the whole silhouette, the hidden part hatched, and each instance's recorded ``visib_fract``).
 
-Usage: ``python docs/make_occlusion_figure.py [WORK_DIR]`` (renders 3 images, about a minute on 2 cores).
+Usage: ``python docs/make_occlusion_figure.py [WORK_DIR]`` (renders 3 images, a few minutes on 2 cores).
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from bproc_factory.qa.sheets import caption, fit, overlay, palette
 from bproc_factory.runner import render_dataset
 
 DOCS = Path(__file__).resolve().parent
-CONFIG = DOCS.parent / "configs" / "occlusion-tabletop.yaml"
-SEED, COUNT, TILE = 5, 3, (400, 300)
+RUNS = [("occlusion-tabletop.yaml", 5, 2), ("occlusion-bin-pile.yaml", 2, 1)]  # config, seed, images
+TILE = (400, 300)
 
 
 def amodal_panel(image: np.ndarray, visible: np.ndarray, annotations: list[dict]) -> np.ndarray:
@@ -44,17 +44,19 @@ def amodal_panel(image: np.ndarray, visible: np.ndarray, annotations: list[dict]
 
 
 def main(work: Path) -> None:
-    out = work / "occlusion"
-    render_dataset(CONFIG, out, COUNT, seed=SEED, overrides=preview_overrides(CONFIG, (), 640, 32))
-    dataset, _, coco = open_dataset(out)
-    by_image, names = annotations_by_image(coco), category_names(coco)
     rows = []
-    for im in coco["images"]:
-        image = cv2.imread(str(dataset.image_path(im["id"])))
-        mask = cv2.imread(str(dataset.mask_path(im["id"])), cv2.IMREAD_UNCHANGED)
-        anns = by_image.get(im["id"], [])
-        tiles = [image, overlay(image, mask, anns, names), amodal_panel(image, mask, anns)]
-        rows.append(np.hstack([fit(t, *TILE) for t in tiles]))
+    for name, seed, count in RUNS:
+        config = DOCS.parent / "configs" / name
+        out = work / config.stem
+        render_dataset(config, out, count, seed=seed, overrides=preview_overrides(config, (), 640, 32))
+        dataset, _, coco = open_dataset(out)
+        by_image, names = annotations_by_image(coco), category_names(coco)
+        for im in coco["images"]:
+            image = cv2.imread(str(dataset.image_path(im["id"])))
+            mask = cv2.imread(str(dataset.mask_path(im["id"])), cv2.IMREAD_UNCHANGED)
+            anns = by_image.get(im["id"], [])
+            tiles = [image, overlay(image, mask, anns, names), amodal_panel(image, mask, anns)]
+            rows.append(np.hstack([fit(t, *TILE) for t in tiles]))
     bar = np.full((28, rows[0].shape[1], 3), 255, np.uint8)
     for k, text in enumerate(("image", "visible masks (COCO segmentation)", "amodal masks, hidden part hatched")):
         cv2.putText(bar, text, (8 + k * TILE[0], 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)

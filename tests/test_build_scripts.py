@@ -17,6 +17,16 @@ def test_committed_demo_assets_are_byte_identical_to_a_rebuild(tmp_path):
         assert (DEMO_ASSETS / rel).read_bytes() == (tmp_path / rel).read_bytes(), rel
 
 
+def test_committed_distractor_shapes_are_byte_identical_to_a_rebuild(tmp_path):
+    shipped = REPO / "assets" / "distractors"
+    subprocess.run([sys.executable, str(REPO / "assets" / "build_distractor_shapes.py"), str(tmp_path)],
+                   check=True, capture_output=True)
+    committed = sorted(p.relative_to(shipped) for p in shipped.rglob("*") if p.is_file())
+    assert committed == sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    for rel in committed:
+        assert (shipped / rel).read_bytes() == (tmp_path / rel).read_bytes(), rel
+
+
 @pytest.mark.render
 def test_tabletop_build_script_makes_a_scene_with_the_same_marks(tmp_path):
     blend = tmp_path / "tabletop.blend"
