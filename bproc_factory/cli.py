@@ -108,6 +108,48 @@ class _StopOnSignal:
         return self.reason
 
 
+DEVICES = ("auto", "cpu", "cuda", "optix")
+
+
+def _shard_part(config: Path, overrides: tuple[str, ...], output: Path, start: int, count: int,
+                shard: str, sweep: bool) -> tuple[Path, int, int]:
+    """The folder, first index and count of this shard of the run."""
+    from bproc_factory.config.loader import ConfigError, load_scenario
+    from bproc_factory.shards import parse_shard, shard_folder, shard_range
+
+    if sweep:
+        raise ConfigError("--shard and --sweep cannot be combined; shard each subset's run instead")
+    i, n = parse_shard(shard)
+    first, part = shard_range(start, count, load_scenario(config, overrides).scenario.views_per_scene, i, n)
+    return shard_folder(output, i, n), first, part
+
+
+def _render_with_workers(config: Path, output: Path, count: int, start: int, seed: int,
+                         overrides: tuple[str, ...], workers: int, recycle_after: int, retries: int,
+                         device: str, quiet: bool, stop: "_StopOnSignal") -> None:
+    from bproc_factory.workers import render_with_workers
+
+    progress, callbacks = _render_progress(quiet, f"rendering ({workers} workers)")
+    callbacks["on_total"](count)
+    with _errors_reported(progress, stop):
+        summary = render_with_workers(config, output, count, start, seed, overrides, workers, recycle_after,
+                                      retries, device, on_progress=lambda done: callbacks["on_progress"](done, 0),
+                                      stop_requested=stop)
+    progress.stop()
+    retried = f", {len(summary.retried)} batch(es) retried" if summary.retried else ""
+    _say(f"Rendered {summary.rendered}/{summary.requested} images with {workers} workers "
+         f"({summary.workers_started} processes{retried}) in {summary.seconds:.1f} s -> {output}")
+
+
+def _mark_complete(folder: Path, start: int, count: int) -> None:
+    """Write the shard's COMPLETE marker: every image of its range is in the folder."""
+    from bproc_factory.files import atomic_write_json
+    from bproc_factory.shards import COMPLETE_FILE
+
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(folder / COMPLETE_FILE, {"start": start, "count": count})
+
+
 def _render_progress(quiet: bool, label: str) -> tuple[Progress, dict]:
     """A progress bar shown only once the run knows how many images it will render."""
     progress = Progress(TextColumn(f"[bold]{escape(label)}"), BarColumn(), MofNCompleteColumn(),
@@ -138,6 +180,19 @@ def render(config: ConfigArg,
            sweep: Annotated[Optional[list[str]], typer.Option(
                help="Render the same images once per value, as subsets OUTPUT/key=value: "
                     "key.path=v1,v2,... Repeatable (cartesian product).")] = None,
+           shard: Annotated[Optional[str], typer.Option(
+               help="Render only shard I/N of the run (whole scenes, disjoint) into OUTPUT/shard-I-of-N, "
+                    "marked COMPLETE when whole; 'env' reads the array task index and count from Slurm, "
+                    "Kubernetes Indexed Job or AWS Batch variables.")] = None,
+           device: Annotated[str, typer.Option(
+               help="Cycles device: auto, cpu, cuda or optix. auto prefers OptiX, then CUDA, then the CPU "
+                    "(and says which it used); a named GPU kind that is missing is an error.")] = "auto",
+           workers: Annotated[int, typer.Option(min=1, help="Worker processes on this machine (Cycles "
+                                                           "threads split between them).")] = 1,
+           recycle_after: Annotated[int, typer.Option(min=1, help="With --workers: images per worker "
+                                                                 "process before a fresh one (bounds memory).")] = 50,
+           retries: Annotated[int, typer.Option(min=0, help="With --workers: re-runs of a crashed worker's "
+                                                           "images before they are reported.")] = 2,
            quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
     """Render images START..START+COUNT-1 into OUTPUT; complete images already there are skipped."""
     from bproc_factory.files import atomic_write_bytes, atomic_write_json
@@ -147,7 +202,27 @@ def render(config: ConfigArg,
 
     stop = _StopOnSignal()
     with _errors_reported(stop=stop):
+        if device not in DEVICES:
+            from bproc_factory.config.loader import ConfigError
+            raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, not {device!r}")
         runs: list[Subset | None] = list(subsets(sweep)) if sweep else [None]
+        part = _shard_part(config, tuple(set_ or ()), output, start, count, shard, bool(sweep)) if shard else None
+    if part is not None:
+        output, start, count = part
+        if count == 0:
+            _mark_complete(output, start, count)
+            _say(f"Shard {output.name} has no images (more shards than scenes) -> {output}")
+            return
+    if workers > 1:
+        with _errors_reported(stop=stop):
+            if sweep:
+                from bproc_factory.config.loader import ConfigError
+                raise ConfigError("--workers and --sweep cannot be combined; run each subset with --workers")
+        _render_with_workers(config, output, count, start, seed, tuple(set_ or ()), workers, recycle_after,
+                             retries, device, quiet, stop)
+        if part is not None:
+            _mark_complete(output, start, count)
+        return
     for subset in runs:
         target = output / subset.name if subset else output
         progress, callbacks = _render_progress(quiet, subset.name if subset else "rendering")
@@ -155,7 +230,7 @@ def render(config: ConfigArg,
             summary = render_dataset(config, target, count, start=start, seed=seed,
                                      overrides=tuple(set_ or ()) + (subset.overrides if subset else ()),
                                      stop_requested=stop, subset=subset.record() if subset else None,
-                                     **callbacks)
+                                     device=device, **callbacks)
         progress.stop()
         for warning in summary.warnings:
             err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
@@ -165,6 +240,8 @@ def render(config: ConfigArg,
              f"-> {summary.output}")
         for line in run_report(summary.occlusion, summary.visibility):
             _say(line)
+        if part is not None and summary.rendered + summary.skipped == count:
+            _mark_complete(output, start, count)
     if sweep:
         index, sheet = write_sweep_index(output, [s for s in runs if s is not None])
         atomic_write_json(output / INDEX_FILE, index)

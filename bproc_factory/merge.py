@@ -17,6 +17,7 @@ from bproc_factory.dataset import RUN_FILE, Dataset
 from bproc_factory.files import atomic_write_json
 from bproc_factory.files import link_or_copy, require_empty
 from bproc_factory.qa.records import open_dataset
+from bproc_factory.shards import COMPLETE_FILE, SHARD_NAME
 
 # Identity keys that may differ between shards of one run without changing what they hold.
 _RUN_SPECIFIC = ("config_path", "merged_from", "asset_info", "sources")
@@ -41,6 +42,10 @@ def merge_datasets(sources: list[Path], out: Path) -> MergeSummary:
     """Merge ``sources`` into the new folder ``out``; refuse conflicts with a clear message."""
     if len(sources) < 2:
         raise MergeError("give at least two datasets to merge")
+    unfinished = [src for src in sources if SHARD_NAME.fullmatch(src.name) and not (src / COMPLETE_FILE).is_file()]
+    if unfinished:
+        raise MergeError(f"{unfinished[0]}: shard not complete (no {COMPLETE_FILE} marker); re-run its "
+                         "render --shard command, which renders only what is missing")
     identities = [open_dataset(src)[1] for src in sources]
     require_empty(out, "merge")
     suffixes = {i.get("image_suffix", ".png") for i in identities}

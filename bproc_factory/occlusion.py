@@ -27,14 +27,14 @@ def visibility_histogram(values: list[float]) -> list[tuple[float, float, int]]:
 
 
 def run_report(outcomes: list[dict[str, Any]], visib_fract: list[float]) -> list[str]:
-    """Lines for the end of a run: how often the target was met, with how many draws, and the
-    distribution of the annotations' visible fractions."""
-    lines = []
-    if outcomes:
-        met = sum(o["target_met"] for o in outcomes)
-        attempts = [o["attempts"] for o in outcomes]
-        lines.append(f"occlusion target met in {met}/{len(outcomes)} images "
-                     f"(layout draws per scene: mean {np.mean(attempts):.1f}, max {max(attempts)})")
+    """Lines for the end of a run with an occlusion target: how often it was met, with how many
+    draws, and the distribution of the annotations' visible fractions."""
+    if not outcomes:
+        return []
+    met = sum(o["target_met"] for o in outcomes)
+    attempts = [o["attempts"] for o in outcomes]
+    lines = [f"occlusion target met in {met}/{len(outcomes)} images "
+             f"(layout draws per scene: mean {np.mean(attempts):.1f}, max {max(attempts)})"]
     if visib_fract:
         bars = "  ".join(f"{lo:.1f}-{hi:.1f}: {n}" for lo, hi, n in visibility_histogram(visib_fract))
         lines.append(f"visib_fract of {len(visib_fract)} annotations: {bars}")

@@ -74,6 +74,7 @@ class _Job:
     records: dict[int, dict[str, Any]]
     summary: RunSummary
     subset: dict[str, Any] | None
+    device: str = "auto"
     session: Any = None  # blender.session.RenderSession, imported lazily
     provenance: dict[str, Any] = field(default_factory=dict)
     last_coco_write: float = float("-inf")
@@ -100,13 +101,14 @@ def render_dataset(config: Path, output: Path, count: int, start: int = 0, seed:
                    overrides: tuple[str, ...] = (), on_progress: ProgressFn | None = None,
                    on_total: Callable[[int], None] | None = None,
                    stop_requested: Callable[[], str | None] = lambda: None,
-                   subset: dict[str, Any] | None = None) -> RunSummary:
+                   subset: dict[str, Any] | None = None, device: str = "auto") -> RunSummary:
     """Render images ``start .. start+count-1`` of the run (config, seed) into ``output``.
 
     Complete images already in ``output`` are skipped. ``coco.json`` is rewritten from the
     per-image records after scenes (at most every ``COCO_WRITE_INTERVAL_S``) and at the end.
     ``stop_requested`` is polled between scenes; a reason it returns ends the run with ``Stopped``.
-    ``subset`` (a sweep's subset name and values) is recorded in every image's meta.
+    ``subset`` (a sweep's subset name and values) is recorded in every image's meta. ``device``:
+    auto (OptiX, else CUDA, else CPU), cpu, cuda or optix.
     """
     t0 = time.perf_counter()
     loaded = load_scenario(config, overrides)
@@ -130,7 +132,7 @@ def render_dataset(config: Path, output: Path, count: int, start: int = 0, seed:
     summary = RunSummary(output=dataset.root, requested=count, skipped=count - len(todo))
     summary.warnings += [f"{p}: unreadable meta file; the image is re-rendered if requested, and "
                          "left out of coco.json otherwise" for p in broken]
-    job = _Job(loaded, assets, dataset, seed, categories, identity, records, summary, subset)
+    job = _Job(loaded, assets, dataset, seed, categories, identity, records, summary, subset, device=device)
     if on_total:
         on_total(len(todo))
     try:
@@ -165,10 +167,11 @@ def _start(job: _Job, first: int | None) -> None:
             from bproc_factory.blender.session import RenderSession, versions
 
             sc = job.loaded.scenario
-            job.session = RenderSession(job.loaded.resolve(sc.scene), sc)
+            job.session = RenderSession(job.loaded.resolve(sc.scene), sc, device=job.device)
             check_fit(job.loaded, job.assets, job.session.info)
             plan_view(job.loaded, job.session.info, job.seed, first)  # an unrenderable lens fails here
-            job.summary.device = job.session.device
+            fell_back = job.device == "auto" and job.session.device == "CPU"
+            job.summary.device = "CPU (auto: no OptiX or CUDA device)" if fell_back else job.session.device
             job.provenance = {"config_sha256": job.loaded.sha256, "bproc_factory": __version__,
                               **versions(), "render_device": job.session.device}
         job.identity = job.dataset.claim(job.identity)

@@ -7,6 +7,7 @@ with the scenario's samples, denoiser, depth of field and motion blur.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import bpy
@@ -28,7 +29,10 @@ def setup_outputs(work: Path, render: RenderConfig, shadow_catcher: bool) -> dic
     scene.render.image_settings.color_depth = "32"
     scene.render.image_settings.color_mode = "RGB"
     scene.render.image_settings.exr_codec = "ZIP"
-    scene.render.threads_mode = "AUTO"
+    threads = int(os.environ.get("BPF_CYCLES_THREADS", "0"))  # set by bproc_factory.workers
+    scene.render.threads_mode = "FIXED" if threads > 0 else "AUTO"
+    if threads > 0:
+        scene.render.threads = threads
     # Persistent data lets Cycles refit the previous scene's BVH, so an image's pixels would
     # depend on which scenes this process rendered before it; rebuild per render instead.
     scene.render.use_persistent_data = False

@@ -27,6 +27,7 @@ from mathutils import Matrix  # noqa: E402
 from bproc_factory.amodal import amodal_canvas, frame_groups  # noqa: E402
 from bproc_factory.blender import animation, passes  # noqa: E402
 from bproc_factory.blender.console import stdout_to  # noqa: E402
+from bproc_factory.blender.devices import use_device  # noqa: E402
 from bproc_factory.blender.environment import Environment  # noqa: E402
 from bproc_factory.blender.materials import build_material  # noqa: E402
 from bproc_factory.blender.meshes import MeshLibrary  # noqa: E402
@@ -68,8 +69,10 @@ def versions() -> dict[str, str]:
 class RenderSession:
     """Owns the open environment, the render settings and the per-scene objects."""
 
-    def __init__(self, scene_path: Path, scenario: Scenario, log_path: Path | None = None) -> None:
+    def __init__(self, scene_path: Path, scenario: Scenario, log_path: Path | None = None,
+                 device: str = "auto") -> None:
         self.scene_path = scene_path
+        self._requested_device = device
         self._scenario = scenario
         self._render = scenario.render
         self._camera_cfg = scenario.camera_or_default
@@ -79,7 +82,6 @@ class RenderSession:
         try:
             import_blenderproc(str(self._work))
             self._load()
-            self.device = "CPU"
             self._meshes = MeshLibrary(self._work)
             self._objects: dict[int, bpy.types.Object] = {}
             self._materials: list[bpy.types.Material] = []
@@ -94,7 +96,7 @@ class RenderSession:
             self.info: SceneInfo = self.environment.info
             self._camera = _factory_camera()
             init_renderer()
-            bproc.renderer.set_render_devices(use_only_cpu=True)
+            self.device = use_device(self._requested_device)
         self._outputs = passes.setup_outputs(self._work, self._render, self.environment.backplate)
         self._collection = bpy.data.collections.new(GENERATED_COLLECTION)
         bpy.context.scene.collection.children.link(self._collection)

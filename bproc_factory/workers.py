@@ -1,0 +1,169 @@
+"""Several worker processes on one machine, each recycled after a batch of images.
+
+bpy leaks memory over many scenes in one process, so a worker is a child ``bproc-factory render``
+process that renders one batch (at most ``recycle_after`` images, whole scenes) and exits; the
+next batch gets a fresh process. Cycles threads are split between the concurrent workers. All
+workers write into the same folder (per-image files are atomic and disjoint); a worker that dies
+has its batch re-run (only its missing images) up to ``retries`` times, then the images are
+reported, never silently lost. ``coco.json`` and the datasheet are rewritten from every image's
+meta at the end.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from bproc_factory.config.loader import ConfigError, load_scenario
+from bproc_factory.dataset import RUN_FILE, Dataset
+from bproc_factory.datasheet import write_datasheet
+from bproc_factory.errors import RenderError
+from bproc_factory.qa.records import read_json
+
+THREADS_ENV = "BPF_CYCLES_THREADS"
+POLL_S = 0.5
+
+
+@dataclass
+class _Batch:
+    start: int
+    count: int
+    tries: int = 0
+
+
+@dataclass
+class WorkersSummary:
+    """What a multi-worker run did."""
+
+    output: Path
+    requested: int
+    rendered: int = 0
+    workers_started: int = 0
+    retried: list[int] = field(default_factory=list)  # first index of each batch that was re-run
+    seconds: float = 0.0
+
+
+def plan_batches(start: int, count: int, views_per_scene: int, size: int) -> list[tuple[int, int]]:
+    """``(first, count)`` batches of whole scenes covering the run, each at most ``size`` images
+    (at least one scene)."""
+    per_batch = max(1, size // views_per_scene) * views_per_scene
+    out, i, end = [], start, start + count
+    while i < end:
+        stop = min(end, (i // views_per_scene) * views_per_scene + per_batch)
+        out.append((i, stop - i))
+        i = stop
+    return out
+
+
+def render_with_workers(config: Path, output: Path, count: int, start: int = 0, seed: int = 0,
+                        overrides: tuple[str, ...] = (), workers: int = 2, recycle_after: int = 50,
+                        retries: int = 2, device: str = "auto", on_progress: Callable[[int], None] | None = None,
+                        stop_requested: Callable[[], str | None] = lambda: None) -> WorkersSummary:
+    """Render images ``start .. start+count-1`` with ``workers`` concurrent recycled processes."""
+    t0 = time.perf_counter()
+    views = load_scenario(config, overrides).scenario.views_per_scene  # bad config: one clear error
+    dataset = Dataset(output)
+    dataset.check_writable()
+    queue = deque(_Batch(a, n) for a, n in plan_batches(start, count, views, recycle_after))
+    summary = WorkersSummary(output=output, requested=count)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    running: dict[int, tuple[subprocess.Popen, _Batch, Path]] = {}
+    failures: list[str] = []
+    try:
+        while queue or running:
+            reason = stop_requested()
+            if reason:
+                queue.clear()
+                for proc, _, _ in running.values():
+                    proc.send_signal(signal.SIGTERM)
+            while queue and len(running) < workers and not reason:
+                batch = queue.popleft()
+                proc, log = _spawn(config, output, seed, overrides, batch, threads, device)
+                running[proc.pid] = (proc, batch, log)
+                summary.workers_started += 1
+            time.sleep(POLL_S)
+            for pid, (proc, batch, log) in list(running.items()):
+                if proc.poll() is None:
+                    continue
+                del running[pid]
+                missing = _missing(dataset, batch)
+                if proc.returncode == 2:  # bad input: the same for every worker, so stop here
+                    raise ConfigError(_tail(log))
+                if missing and not reason:
+                    if batch.tries < retries:
+                        batch.tries += 1
+                        summary.retried.append(batch.start)
+                        queue.appendleft(batch)
+                    else:
+                        failures.append(f"images {missing} failed {batch.tries + 1} times; last worker "
+                                        f"(exit {proc.returncode}) said:\n{_tail(log)}")
+                log.unlink(missing_ok=True)
+            if on_progress:
+                on_progress(_count_done(dataset, start, count))
+    finally:
+        for proc, _, _ in running.values():
+            proc.kill()
+        _rewrite_dataset_files(dataset)
+    summary.rendered = _count_done(dataset, start, count)
+    summary.seconds = time.perf_counter() - t0
+    if failures:
+        raise RenderError("\n".join(failures))
+    reason = stop_requested()
+    if reason:
+        from bproc_factory.errors import Stopped
+        raise Stopped(f"{reason}: stopped with {summary.rendered} of {count} images complete")
+    return summary
+
+
+def _spawn(config: Path, output: Path, seed: int, overrides: tuple[str, ...], batch: _Batch,
+           threads: int, device: str) -> tuple[subprocess.Popen, Path]:
+    """A worker rendering the batch (what is still missing of it), its output going to a log."""
+    log = output / f".worker-{batch.start}-{batch.tries}.log"
+    sets = [arg for o in overrides for arg in ("--set", o)]
+    cmd = [sys.executable, "-m", "bproc_factory", "render", str(config), "-o", str(output), "-n", str(batch.count),
+           "--start", str(batch.start), "--seed", str(seed), "--device", device, "-q", *sets]
+    with open(log, "wb") as handle:
+        proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env={**os.environ, THREADS_ENV: str(threads)}, preexec_fn=_die_with_parent)
+    return proc, log
+
+
+def _die_with_parent() -> None:
+    """In the child: be killed when the driver dies (Linux), so a killed run leaves no orphan
+    writing into the folder while it is re-run."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _missing(dataset: Dataset, batch: _Batch) -> list[int]:
+    return [i for i in range(batch.start, batch.start + batch.count) if not dataset.meta_path(i).is_file()]
+
+
+def _count_done(dataset: Dataset, start: int, count: int) -> int:
+    return sum(dataset.meta_path(i).is_file() for i in range(start, start + count))
+
+
+def _tail(log: Path, lines: int = 12) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").strip().splitlines()[-lines:])
+    except OSError:
+        return "(no output)"
+
+
+def _rewrite_dataset_files(dataset: Dataset) -> None:
+    """coco.json and the datasheet from every complete image's meta (workers each wrote only
+    their own view of them)."""
+    if not (dataset.root / RUN_FILE).is_file():
+        return
+    identity = read_json(dataset.root / RUN_FILE)
+    dataset = Dataset(dataset.root, identity.get("image_suffix", ".png"))
+    records, _ = dataset.load_records()
+    dataset.write_coco(records, identity["categories"], identity)
+    write_datasheet(dataset.root, identity, records)

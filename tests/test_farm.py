@@ -1,0 +1,169 @@
+"""Render farm on one machine: shards, recycled worker processes, and their faults. Datasets made
+by shards or by several workers equal a single-process run of the same indices."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bproc_factory.config.loader import ConfigError
+from bproc_factory.shards import parse_shard, shard_folder, shard_range
+from bproc_factory.workers import plan_batches
+from conftest import cli, tiny_config, write_config
+
+
+@pytest.mark.parametrize("views", [1, 2, 3])
+@pytest.mark.parametrize("n", [1, 2, 5, 40])
+def test_shards_are_disjoint_whole_scenes_covering_the_run(views, n):
+    start, count = 7, 31
+    parts = [shard_range(start, count, views, i, n) for i in range(n)]
+    indices = [j for a, c in parts for j in range(a, a + c)]
+    assert indices == list(range(start, start + count))
+    for (a, c), (b, _) in zip(parts, parts[1:]):
+        if c and a + c < start + count:
+            assert (a + c) % views == 0  # a cut between shards is a cut between scenes
+
+
+def test_shard_is_read_from_array_job_variables():
+    assert parse_shard("3/16") == (3, 16)
+    assert parse_shard("env", {"SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_MIN": "1",
+                               "SLURM_ARRAY_TASK_COUNT": "8"}) == (4, 8)
+    assert parse_shard("env", {"JOB_COMPLETION_INDEX": "2", "BPF_SHARD_COUNT": "4"}) == (2, 4)
+    assert parse_shard("env", {"AWS_BATCH_JOB_ARRAY_INDEX": "0", "BPF_SHARD_COUNT": "2"}) == (0, 2)
+    for bad, message in (("4/4", "index 4 is not in 0..3"), ("x", "expected I/N")):
+        with pytest.raises(ConfigError, match=message):
+            parse_shard(bad)
+    with pytest.raises(ConfigError, match="JOB_COMPLETION_INDEX is set but BPF_SHARD_COUNT"):
+        parse_shard("env", {"JOB_COMPLETION_INDEX": "1"})
+    with pytest.raises(ConfigError, match="none of SLURM_ARRAY_TASK_ID"):
+        parse_shard("env", {})
+    assert shard_folder(Path("out"), 3, 16).name == "shard-003-of-016"
+
+
+def test_worker_batches_hold_whole_scenes():
+    assert plan_batches(3, 9, 2, 4) == [(3, 3), (6, 4), (10, 2)]  # no scene split between batches
+    assert plan_batches(0, 5, 3, 1) == [(0, 3), (3, 2)]
+
+
+def _same_images(a: Path, b: Path, indices) -> None:
+    for i in indices:
+        for sub, name in (("meta", f"{i:06d}.json"), ("masks", f"{i:06d}.png")):
+            assert (a / sub / name).read_bytes() == (b / sub / name).read_bytes(), (sub, name)
+
+
+@pytest.mark.render
+def test_shards_merge_into_the_single_process_dataset(tmp_path):
+    config = write_config(tmp_path, tiny_config())
+    cli("render", config, "-o", tmp_path / "single", "-n", 5, "-q", check=True)
+    for i in range(3):
+        cli("render", config, "-o", tmp_path / "sharded", "-n", 5, "--shard", f"{i}/3", "-q", check=True)
+    shards = sorted((tmp_path / "sharded").iterdir())
+    assert [p.name for p in shards] == ["shard-000-of-003", "shard-001-of-003", "shard-002-of-003"]
+    assert all((p / "COMPLETE").is_file() for p in shards)
+    (shards[1] / "COMPLETE").unlink()
+    refused = cli("merge", *shards, "-o", tmp_path / "merged")
+    assert refused.returncode != 0 and "shard not complete" in refused.stderr
+    again = cli("render", config, "-o", tmp_path / "sharded", "-n", 5, "--shard", "1/3", "-q", check=True)
+    assert "Rendered 0 images" in again.stdout and (shards[1] / "COMPLETE").is_file()  # idempotent
+    cli("merge", *shards, "-o", tmp_path / "merged", check=True)
+    cli("validate", tmp_path / "merged", check=True)
+    _same_images(tmp_path / "single", tmp_path / "merged", range(5))
+    single = json.loads((tmp_path / "single" / "coco.json").read_text())
+    merged = json.loads((tmp_path / "merged" / "coco.json").read_text())
+    assert single["annotations"] == merged["annotations"]
+
+
+@pytest.mark.render
+def test_two_recycled_workers_make_the_single_process_dataset(tmp_path):
+    config = write_config(tmp_path, tiny_config())
+    cli("render", config, "-o", tmp_path / "single", "-n", 6, "-q", check=True)
+    result = cli("render", config, "-o", tmp_path / "workers", "-n", 6, "--workers", 2, "--recycle-after", 2,
+                 "-q", check=True)
+    assert "with 2 workers (3 processes)" in result.stdout
+    _same_images(tmp_path / "single", tmp_path / "workers", range(6))
+    assert (tmp_path / "single" / "coco.json").read_bytes() == (tmp_path / "workers" / "coco.json").read_bytes()
+    cli("validate", tmp_path / "workers", check=True)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _start_workers(config: Path, out: Path, n: int) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "bproc_factory", "render", str(config), "-o", str(out), "-n", str(n),
+                             "--workers", "2", "--recycle-after", "2", "-q"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
+
+
+def _wait_for_children(driver: subprocess.Popen) -> list[int]:
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        kids = _children(driver.pid)
+        if kids:
+            return kids
+        time.sleep(0.05)
+    raise AssertionError("no worker started")
+
+
+@pytest.mark.render
+def test_a_killed_worker_is_retried_and_no_image_is_lost(tmp_path):
+    config = write_config(tmp_path, tiny_config())
+    driver = _start_workers(config, tmp_path / "out", 6)
+    os.kill(_wait_for_children(driver)[0], signal.SIGKILL)
+    stdout, stderr = driver.communicate(timeout=300)
+    assert driver.returncode == 0, stderr
+    assert "retried" in stdout
+    metas = sorted(p.name for p in (tmp_path / "out" / "meta").iterdir())
+    assert metas == [f"{i:06d}.json" for i in range(6)]
+    cli("validate", tmp_path / "out", check=True)
+
+
+@pytest.mark.render
+def test_a_killed_driver_takes_its_workers_along_and_a_rerun_completes_the_dataset(tmp_path):
+    config = write_config(tmp_path, tiny_config())
+    driver = _start_workers(config, tmp_path / "out", 6)
+    kids = _wait_for_children(driver)
+    driver.kill()
+    driver.wait()
+    time.sleep(1.0)
+    assert not [k for k in kids if Path(f"/proc/{k}").exists() and "Z" not in Path(f"/proc/{k}/stat").read_text().split()[2]]
+    cli("render", config, "-o", tmp_path / "out", "-n", 6, "--workers", 2, "-q", check=True)
+    cli("render", config, "-o", tmp_path / "single", "-n", 6, "-q", check=True)
+    _same_images(tmp_path / "single", tmp_path / "out", range(6))
+    cli("validate", tmp_path / "out", check=True)
+
+
+@pytest.mark.render
+def test_workers_report_an_unwritable_output_once_and_clearly(tmp_path):
+    config = write_config(tmp_path, tiny_config())
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    result = cli("render", config, "-o", blocker / "out", "-n", 4, "--workers", 2, "-q")
+    assert result.returncode == 2
+    assert f"cannot write to output folder {blocker / 'out'}" in " ".join(result.stderr.split())
+
+
+@pytest.mark.render
+def test_a_missing_gpu_is_a_clear_error_and_auto_says_it_used_the_cpu(tmp_path):
+    config = write_config(tmp_path, tiny_config())
+    if subprocess.run(["sh", "-c", "command -v nvidia-smi"], capture_output=True).returncode == 0:
+        pytest.skip("this machine has an NVIDIA driver")
+    result = cli("render", config, "-o", tmp_path / "gpu", "-n", 1, "--device", "optix", "-q")
+    assert result.returncode == 2 and "--device optix: no OPTIX device found" in " ".join(result.stderr.split())
+    assert not (tmp_path / "gpu").exists()
+    result = cli("render", config, "-o", tmp_path / "auto", "-n", 1, "-q", check=True)
+    assert "on CPU (auto: no OptiX or CUDA device)" in result.stdout
+    meta = json.loads((tmp_path / "auto" / "meta" / "000000.json").read_text())
+    assert meta["provenance"]["render_device"] == "CPU"
