@@ -40,6 +40,11 @@ SetOpt = Annotated[Optional[list[str]], typer.Option(
     "--set", help="Override a config value: key.path=value (YAML), e.g. render.samples=16 or "
                   "objects[0].count={uniform: [1, 3]}. Repeatable.")]
 SeedOpt = Annotated[int, typer.Option(min=0, help="Run seed: image i depends only on (config, seed, i).")]
+CountOpt = Annotated[int, typer.Option("-n", "--count", min=1, help="Number of images.")]
+StartOpt = Annotated[int, typer.Option(min=0, help="First global image index.")]
+DeviceOpt = Annotated[str, typer.Option(
+    help="Cycles device: auto, cpu, cuda or optix. auto prefers OptiX, then CUDA, then the CPU (and says "
+         "which it used); a named GPU kind that is missing is an error.")]
 
 
 def _say(text: str) -> None:
@@ -173,9 +178,9 @@ def _render_progress(quiet: bool, label: str) -> tuple[Progress, dict]:
 @app.command()
 def render(config: ConfigArg,
            output: Annotated[Path, typer.Option("-o", "--output", help="Dataset folder to write.")],
-           count: Annotated[int, typer.Option("-n", "--count", min=1, help="Number of images.")],
+           count: CountOpt,
            seed: SeedOpt = 0,
-           start: Annotated[int, typer.Option(min=0, help="First global image index.")] = 0,
+           start: StartOpt = 0,
            set_: SetOpt = None,
            sweep: Annotated[Optional[list[str]], typer.Option(
                help="Render the same images once per value, as subsets OUTPUT/key=value: "
@@ -184,13 +189,12 @@ def render(config: ConfigArg,
                help="Render only shard I/N of the run (whole scenes, disjoint) into OUTPUT/shard-I-of-N, "
                     "marked COMPLETE when whole; 'env' reads the array task index and count from Slurm, "
                     "Kubernetes Indexed Job or AWS Batch variables.")] = None,
-           device: Annotated[str, typer.Option(
-               help="Cycles device: auto, cpu, cuda or optix. auto prefers OptiX, then CUDA, then the CPU "
-                    "(and says which it used); a named GPU kind that is missing is an error.")] = "auto",
+           device: DeviceOpt = "auto",
            workers: Annotated[int, typer.Option(min=1, help="Worker processes on this machine (Cycles "
                                                            "threads split between them).")] = 1,
-           recycle_after: Annotated[int, typer.Option(min=1, help="With --workers: images per worker "
-                                                                 "process before a fresh one (bounds memory).")] = 50,
+           recycle_after: Annotated[Optional[int], typer.Option(
+               min=1, help="Images per worker process before a fresh one (bounds memory); default 50 "
+                           "with --workers, and given alone it recycles a single worker.")] = None,
            retries: Annotated[int, typer.Option(min=0, help="With --workers: re-runs of a crashed worker's "
                                                            "images before they are reported.")] = 2,
            quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
@@ -213,12 +217,12 @@ def render(config: ConfigArg,
             _mark_complete(output, start, count)
             _say(f"Shard {output.name} has no images (more shards than scenes) -> {output}")
             return
-    if workers > 1:
+    if workers > 1 or recycle_after is not None:
         with _errors_reported(stop=stop):
             if sweep:
                 from bproc_factory.config.loader import ConfigError
                 raise ConfigError("--workers and --sweep cannot be combined; run each subset with --workers")
-        _render_with_workers(config, output, count, start, seed, tuple(set_ or ()), workers, recycle_after,
+        _render_with_workers(config, output, count, start, seed, tuple(set_ or ()), workers, recycle_after or 50,
                              retries, device, quiet, stop)
         if part is not None:
             _mark_complete(output, start, count)
@@ -392,6 +396,48 @@ def export_yolo(dataset: DatasetArg,
         summary = run_export(dataset, output, task, val_fraction, seed)  # type: ignore[arg-type]
     _say(f"YOLO {task}: {summary.train_images} train + {summary.val_images} val images, "
          f"{summary.labels} labels -> {summary.output / 'dataset.yaml'}")
+
+
+@app.command()
+def farm(config: ConfigArg,
+         output: Annotated[Path, typer.Option("-o", "--output", help="Run folder: shards/ and the merged dataset/.")],
+         count: CountOpt,
+         seed: SeedOpt = 0,
+         start: StartOpt = 0,
+         set_: SetOpt = None,
+         ray_address: Annotated[Optional[str], typer.Option(
+             help="Ray cluster to join ('auto', or host:port); default: start a local one.")] = None,
+         shards: Annotated[Optional[int], typer.Option(min=1, help="Ray tasks (shards); default: one per "
+                                                                   "scene, at most 64.")] = None,
+         retries: Annotated[int, typer.Option(min=0, help="Ray retries of a failed shard.")] = 2,
+         max_calls: Annotated[int, typer.Option(min=1, help="Shards per Ray worker process before it is "
+                                                           "replaced.")] = 1,
+         device: DeviceOpt = "auto",
+         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
+    """Render the run as shards on a Ray cluster (one GPU per task where there are GPUs), then merge
+    them into OUTPUT/dataset; re-running resumes."""
+    from bproc_factory.farm import farm as run_farm
+
+    progress = Progress(TextColumn("[bold]farm"), BarColumn(), MofNCompleteColumn(), TextColumn("shards"),
+                        TextColumn("{task.fields[images]} images"), TimeElapsedColumn(), console=err, disable=quiet)
+    task = progress.add_task("farm", total=None, images=0)
+    progress.start()
+
+    def on_progress(done: int, total: int, images: int) -> None:
+        progress.update(task, completed=done, total=total, images=images)
+
+    with _errors_reported(progress):
+        if device not in DEVICES:
+            from bproc_factory.config.loader import ConfigError
+            raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, not {device!r}")
+        summary = run_farm(config, output, count, start, seed, tuple(set_ or ()), shards, ray_address, retries,
+                           max_calls, device, on_progress)
+    progress.stop()
+    resumed = f", {summary.skipped} already complete" if summary.skipped else ""
+    cluster = ", ".join(f"{v:g} {k}" for k, v in sorted(summary.resources.items()) if k in ("CPU", "GPU"))
+    where = f" on Ray ({cluster})" if cluster else ""
+    _say(f"Farmed {summary.images} images in {summary.shards} shards{resumed}{where} in "
+         f"{summary.seconds:.1f} s -> {summary.output}")
 
 
 @app.command()

@@ -167,3 +167,50 @@ def test_a_missing_gpu_is_a_clear_error_and_auto_says_it_used_the_cpu(tmp_path):
     assert "on CPU (auto: no OptiX or CUDA device)" in result.stdout
     meta = json.loads((tmp_path / "auto" / "meta" / "000000.json").read_text())
     assert meta["provenance"]["render_device"] == "CPU"
+
+
+@pytest.mark.render
+def test_a_local_ray_farm_makes_the_single_process_dataset_and_resumes(tmp_path):
+    pytest.importorskip("ray")
+    config = write_config(tmp_path, tiny_config())
+    cli("render", config, "-o", tmp_path / "single", "-n", 6, "-q", check=True)
+    result = cli("farm", config, "-o", tmp_path / "farm", "-n", 6, "--shards", 2, "-q", check=True)
+    assert "Farmed 6 images in 2 shards on Ray" in result.stdout
+    dataset = tmp_path / "farm" / "dataset"
+    _same_images(tmp_path / "single", dataset, range(6))
+    single = json.loads((tmp_path / "single" / "coco.json").read_text())
+    assert json.loads((dataset / "coco.json").read_text())["annotations"] == single["annotations"]
+    cli("validate", dataset, check=True)
+    shard = tmp_path / "farm" / "shards" / "shard-001-of-002"
+    (shard / "COMPLETE").unlink()
+    (shard / "meta" / "000004.json").unlink()  # as if the task died before finishing
+    result = cli("farm", config, "-o", tmp_path / "farm", "-n", 6, "--shards", 2, "-q", check=True)
+    assert "1 already complete" in result.stdout
+    _same_images(tmp_path / "single", dataset, range(6))
+    cli("validate", dataset, check=True)
+
+
+def _limit_file_size() -> None:
+    """In the child: files may not grow past 40 kB (EFBIG, like a full disk) instead of a signal."""
+    import resource
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
+
+
+@pytest.mark.render
+def test_a_full_disk_stops_the_run_with_an_explicit_error_and_a_rerun_completes_it(tmp_path):
+    config = write_config(tmp_path, tiny_config(camera={**tiny_config()["camera"], "resolution": [160, 120],
+                                                        "K": {"fx": 175.0, "fy": 175.0, "cx": 79.5, "cy": 59.5}}))
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, "-m", "bproc_factory", "render", str(config), "-o", str(out), "-n", "4",
+                             "-q"], capture_output=True, text=True, preexec_fn=_limit_file_size,
+                            env={**os.environ, "COLUMNS": "200"})
+    assert result.returncode != 0
+    assert "File too large" in result.stderr or "No space" in result.stderr
+    written = sorted(p.name for p in (out / "meta").glob("*.json"))
+    assert len(written) < 4
+    cli("render", config, "-o", out, "-n", 4, "-q", check=True)
+    assert sorted(p.name for p in (out / "meta").glob("*.json")) == [f"{i:06d}.json" for i in range(4)]
+    assert not list(out.rglob(".*.tmp"))
+    cli("validate", out, check=True)
