@@ -258,6 +258,9 @@ def test_occlusion_targets_are_met_and_distractors_labelled_as_configured(tmp_pa
     assert crowd > 0
     assert _check_amodal_against_written_masks(out) > 10
     cli("validate", out, check=True)
+    cli("report", out, "-o", tmp_path / "report", check=True)
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert "Visible fraction" in page and "Most occluded instances" in page
 
 
 @pytest.mark.render

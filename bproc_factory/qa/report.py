@@ -63,6 +63,13 @@ def _plots(params: list[dict], instances: list[dict], folder: Path) -> list[tupl
                 "Box aspect (width / height)", "ratio", folder / "box_aspect.png", log=True)),
             ("Mask area", plots.per_category_histogram(instances, "area_px", "Visible mask area",
                                                         "pixels", folder / "mask_area.png", log=True))]
+    if any(r.get("object.visib_fract") is not None for r in instances):  # amodal labels
+        figs += [("Visible fraction", plots.per_category_histogram(
+                     instances, "object.visib_fract", "Visible fraction (visib_fract)", "visible / amodal pixels",
+                     folder / "visib_fract.png")),
+                 ("Truncation", plots.per_category_histogram(
+                     instances, "object.truncated", "Truncation (share outside the image)", "share",
+                     folder / "truncated.png"))]
     for rows, scope in ((params, "image"), (instances, "object")):
         for col in plots.numeric_columns(rows, PARAM_PREFIXES):
             title = col if scope == "image" else f"{col} (per object)"
@@ -77,7 +84,8 @@ def _plots(params: list[dict], instances: list[dict], folder: Path) -> list[tupl
 
 def _sheets(dataset: Dataset, coco: dict[str, Any], instances: list[dict], folder: Path,
             skipped: list[str]) -> list[tuple[str, Path]]:
-    """Contact sheets: the first images with their labels, and close-ups of the smallest instances.
+    """Contact sheets: the first images with their labels, and close-ups of the smallest and of the
+    most occluded instances.
     Images whose files cannot be read are left out and listed in ``skipped``."""
     by_image = annotations_by_image(coco)
     names = category_names(coco)
@@ -97,14 +105,19 @@ def _sheets(dataset: Dataset, coco: dict[str, Any], instances: list[dict], folde
         tiles = [sheets.overlay(*pair, by_image.get(i, []), names) for i, pair in first]
         out.append(("Images with their labels", _write(folder / "images.jpg", sheets.grid(
             tiles, 4, TILE, [f"#{i}" for i, _ in first]))))
-    smallest = [(r, load(r["image_index"])) for r in sorted(instances, key=lambda r: r["area_px"])[:SHEET_TILES]]
-    smallest = [(r, pair) for r, pair in smallest if pair is not None]
-    if smallest:
-        tiles = [sheets.instance_tile(*pair, r["instance_id"], [r["bbox_x"], r["bbox_y"], r["bbox_w"],
-                                                                 r["bbox_h"]]) for r, pair in smallest]
-        captions = [f"#{r['image_index']} {r['category']} {r['area_px']} px" for r, _ in smallest]
-        out.append(("Smallest instances", _write(folder / "smallest_instances.jpg",
-                                                 sheets.grid(tiles, 6, (160, 160), captions))))
+    occluded = sorted((r for r in instances if r.get("object.visib_fract") is not None),
+                      key=lambda r: r["object.visib_fract"])
+    for title, rows, caption, name in (
+            ("Smallest instances", sorted(instances, key=lambda r: r["area_px"]),
+             lambda r: f"{r['area_px']} px", "smallest_instances.jpg"),
+            ("Most occluded instances", occluded, lambda r: f"{r['object.visib_fract']:.2f} visible",
+             "most_occluded.jpg")):
+        picked = [(r, pair) for r, pair in ((r, load(r["image_index"])) for r in rows[:SHEET_TILES]) if pair]
+        if picked:
+            tiles = [sheets.instance_tile(*pair, r["instance_id"], [r["bbox_x"], r["bbox_y"], r["bbox_w"],
+                                                                     r["bbox_h"]]) for r, pair in picked]
+            captions = [f"#{r['image_index']} {r['category']} {caption(r)}" for r, _ in picked]
+            out.append((title, _write(folder / name, sheets.grid(tiles, 6, (160, 160), captions))))
     return out
 
 
