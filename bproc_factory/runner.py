@@ -266,7 +266,8 @@ def _label_views(job: _Job, plan: Any, maps: list[Any]) -> dict[int, ViewLabels]
     t = time.perf_counter()
     category_of = {o.instance_id: job.categories[o.category] for o in plan.objects if o.label != "background"}
     ignored = frozenset(o.instance_id for o in plan.objects if o.label == "ignore")
-    targets = {o.instance_id for o in plan.objects if o.sampled["group"] in sc.occlusion_target_groups()}
+    target_groups = set(sc.occlusion_target_groups())
+    targets = {o.instance_id for o in plan.objects if o.sampled["group"] in target_groups}
     out: dict[int, ViewLabels] = {}
     for view, label_maps in zip(plan.views, maps):
         canvas = view.canvas()
