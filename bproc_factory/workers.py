@@ -6,12 +6,14 @@ next batch gets a fresh process. Cycles threads are split between the concurrent
 workers write into the same folder (per-image files are atomic and disjoint); a worker that dies
 has its batch re-run (only its missing images) up to ``retries`` times, then the images are
 reported, never silently lost. ``coco.json`` and the datasheet are rewritten from every image's
-meta at the end.
+meta at the end. With a GPU device (or ``auto``) and several GPUs, each worker slot sees one GPU
+through ``CUDA_VISIBLE_DEVICES`` (slots share GPUs round-robin when there are more workers).
 """
 from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +30,7 @@ from bproc_factory.errors import RenderError
 from bproc_factory.qa.records import read_json
 
 THREADS_ENV = "BPF_CYCLES_THREADS"
+GPU_ENV = "CUDA_VISIBLE_DEVICES"
 POLL_S = 0.5
 
 
@@ -62,6 +65,33 @@ def plan_batches(start: int, count: int, views_per_scene: int, size: int) -> lis
     return out
 
 
+def visible_gpus(environ: dict[str, str], nvidia_smi_listing: str | None) -> list[str]:
+    """The GPUs workers may be pinned to: the entries of ``CUDA_VISIBLE_DEVICES`` when set (so a
+    scheduler's allocation is respected), else the indices listed by ``nvidia-smi -L``."""
+    if GPU_ENV in environ:
+        return [g.strip() for g in environ[GPU_ENV].split(",") if g.strip() and g.strip() != "-1"]
+    lines = (nvidia_smi_listing or "").splitlines()
+    return [str(k) for k, line in enumerate(ln for ln in lines if ln.startswith("GPU "))]
+
+
+def worker_env(environ: dict[str, str], threads: int, slot: int, gpus: list[str]) -> dict[str, str]:
+    """The environment of the worker in ``slot``: its Cycles thread count and, with GPUs, one GPU."""
+    env = {**environ, THREADS_ENV: str(threads)}
+    if gpus:
+        env[GPU_ENV] = gpus[slot % len(gpus)]
+    return env
+
+
+def _nvidia_smi_listing() -> str | None:
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return None
+    try:
+        return subprocess.run([exe, "-L"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def render_with_workers(config: Path, output: Path, count: int, start: int = 0, seed: int = 0,
                         overrides: tuple[str, ...] = (), workers: int = 2, recycle_after: int = 50,
                         retries: int = 2, device: str = "auto", on_progress: Callable[[int], None] | None = None,
@@ -74,25 +104,29 @@ def render_with_workers(config: Path, output: Path, count: int, start: int = 0, 
     queue = deque(_Batch(a, n) for a, n in plan_batches(start, count, views, recycle_after))
     summary = WorkersSummary(output=output, requested=count)
     threads = max(1, (os.cpu_count() or 1) // workers)
-    running: dict[int, tuple[subprocess.Popen, _Batch, Path]] = {}
+    gpus = [] if device == "cpu" else visible_gpus(dict(os.environ), _nvidia_smi_listing())
+    free_slots = list(range(workers))
+    running: dict[int, tuple[subprocess.Popen, _Batch, Path, int]] = {}
     failures: list[str] = []
     try:
         while queue or running:
             reason = stop_requested()
             if reason:
                 queue.clear()
-                for proc, _, _ in running.values():
+                for proc, *_ in running.values():
                     proc.send_signal(signal.SIGTERM)
-            while queue and len(running) < workers and not reason:
-                batch = queue.popleft()
-                proc, log = _spawn(config, output, seed, overrides, batch, threads, device)
-                running[proc.pid] = (proc, batch, log)
+            while queue and free_slots and not reason:
+                batch, slot = queue.popleft(), free_slots.pop(0)
+                env = worker_env(dict(os.environ), threads, slot, gpus)
+                proc, log = _spawn(config, output, seed, overrides, batch, env, device)
+                running[proc.pid] = (proc, batch, log, slot)
                 summary.workers_started += 1
             time.sleep(POLL_S)
-            for pid, (proc, batch, log) in list(running.items()):
+            for pid, (proc, batch, log, slot) in list(running.items()):
                 if proc.poll() is None:
                     continue
                 del running[pid]
+                free_slots.append(slot)
                 missing = _missing(dataset, batch)
                 if proc.returncode == 2:  # bad input: the same for every worker, so stop here
                     raise ConfigError(_tail(log))
@@ -108,7 +142,7 @@ def render_with_workers(config: Path, output: Path, count: int, start: int = 0, 
             if on_progress:
                 on_progress(_count_done(dataset, start, count))
     finally:
-        for proc, _, _ in running.values():
+        for proc, *_ in running.values():
             proc.kill()
         _rewrite_dataset_files(dataset)
     summary.rendered = _count_done(dataset, start, count)
@@ -123,7 +157,7 @@ def render_with_workers(config: Path, output: Path, count: int, start: int = 0, 
 
 
 def _spawn(config: Path, output: Path, seed: int, overrides: tuple[str, ...], batch: _Batch,
-           threads: int, device: str) -> tuple[subprocess.Popen, Path]:
+           env: dict[str, str], device: str) -> tuple[subprocess.Popen, Path]:
     """A worker rendering the batch (what is still missing of it), its output going to a log."""
     log = output / f".worker-{batch.start}-{batch.tries}.log"
     sets = [arg for o in overrides for arg in ("--set", o)]
@@ -131,7 +165,7 @@ def _spawn(config: Path, output: Path, seed: int, overrides: tuple[str, ...], ba
            "--start", str(batch.start), "--seed", str(seed), "--device", device, "-q", *sets]
     with open(log, "wb") as handle:
         proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env={**os.environ, THREADS_ENV: str(threads)}, preexec_fn=_die_with_parent)
+                                env=env, preexec_fn=_die_with_parent)
     return proc, log
 
 

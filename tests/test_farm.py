@@ -12,7 +12,7 @@ import pytest
 
 from bproc_factory.config.loader import ConfigError
 from bproc_factory.shards import parse_shard, shard_folder, shard_range
-from bproc_factory.workers import plan_batches
+from bproc_factory.workers import GPU_ENV, THREADS_ENV, plan_batches, visible_gpus, worker_env
 from conftest import cli, tiny_config, write_config
 
 
@@ -56,6 +56,18 @@ def _same_images(a: Path, b: Path, indices) -> None:
 
 
 @pytest.mark.render
+def test_workers_are_pinned_one_gpu_each_from_the_schedulers_list_or_nvidia_smi():
+    smi = "GPU 0: NVIDIA H100 (UUID: GPU-a)\nGPU 1: NVIDIA H100 (UUID: GPU-b)\n"
+    assert visible_gpus({}, smi) == ["0", "1"]
+    assert visible_gpus({GPU_ENV: "2,3"}, smi) == ["2", "3"]  # a scheduler's allocation wins
+    assert visible_gpus({GPU_ENV: ""}, smi) == [] and visible_gpus({GPU_ENV: "-1"}, None) == []
+    assert visible_gpus({}, None) == []
+    envs = [worker_env({"PATH": "/bin"}, 4, slot, ["2", "3"]) for slot in range(3)]
+    assert [e[GPU_ENV] for e in envs] == ["2", "3", "2"]
+    assert all(e[THREADS_ENV] == "4" and e["PATH"] == "/bin" for e in envs)
+    assert GPU_ENV not in worker_env({}, 1, 0, [])  # no GPUs: the CPU worker's view is untouched
+
+
 def test_shards_merge_into_the_single_process_dataset(tmp_path):
     config = write_config(tmp_path, tiny_config())
     cli("render", config, "-o", tmp_path / "single", "-n", 5, "-q", check=True)

@@ -1,0 +1,105 @@
+"""Factory overhead: wall time of ``bproc-factory render`` over a plain BlenderProc script
+(``plain_blenderproc.py``) rendering the same scenes, poses, lights and render settings.
+
+Both are timed as whole commands (interpreter start, bpy import, scene load, rendering, writing
+labels), alternating factory and plain runs so machine noise hits both alike; the ratio of the
+median times is printed. The plain script re-creates the scenes from the factory's first run, and
+the agreement of the two label sets (mean mask IoU per instance) shows the same scenes were drawn.
+
+Usage: ``python benchmarks/overhead_benchmark.py [-n 6] [--resolution 640x480] [--repeats 2]``
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIG = REPO / "configs" / "demo.yaml"
+
+
+def _timed(cmd: list[str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True)
+    return time.perf_counter() - t
+
+
+def _mean_instance_iou(factory: Path, plain: Path) -> tuple[float, int]:
+    """Mean over the factory's annotations of the best same-category mask IoU in the plain COCO."""
+    fac = json.loads((factory / "coco.json").read_text())
+    pla = json.loads((plain / "coco_annotations.json").read_text())
+    by_image: dict[int, list[dict]] = {}
+    for ann in pla["annotations"]:
+        by_image.setdefault(ann["image_id"], []).append(ann)
+    ious = []
+    for ann in fac["annotations"]:
+        cands = [c for c in by_image.get(ann["image_id"], []) if c["category_id"] == ann["category_id"]]
+        if not cands:
+            ious.append(0.0)
+            continue
+        plain_rles = [mask_utils.frPyObjects(c["segmentation"], *c["segmentation"]["size"]) for c in cands]
+        ious.append(float(np.max(mask_utils.iou(plain_rles, [ann["segmentation"]], [0]))))
+    return float(np.mean(ious)), len(ious)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=6, help="images per run (default 6)")
+    parser.add_argument("--resolution", default="640x480")
+    parser.add_argument("--repeats", type=int, default=2, help="factory/plain pairs (default 2)")
+    args = parser.parse_args()
+    width, height = map(int, args.resolution.split("x"))
+    f = 620 * width / 640
+    render = yaml_render()
+    work = Path(tempfile.mkdtemp(prefix="bpf_overhead_"))
+    try:
+        factory_s, plain_s = [], []
+        for r in range(args.repeats):
+            factory_s.append(_timed([
+                sys.executable, "-m", "bproc_factory", "render", str(CONFIG), "-o", str(work / f"factory{r}"),
+                "-n", str(args.n), "--seed", "7",
+                "--set", f"camera.resolution=[{width},{height}]",
+                "--set", f"camera.K={{fx: {f}, fy: {f}, cx: {(width - 1) / 2}, cy: {(height - 1) / 2}}}"]))
+            plain_s.append(_timed([
+                sys.executable, str(REPO / "benchmarks" / "plain_blenderproc.py"), str(work / "factory0"),
+                str(REPO / "scenes" / "tabletop.blend"), str(REPO / "assets" / "demo"), str(work / f"plain{r}"),
+                "--samples", str(render["samples"]), "--noise-threshold", str(render["noise_threshold"]),
+                "--max-bounces", str(render["max_bounces"])]))
+        iou, count = _mean_instance_iou(work / "factory0", work / "plain0")
+        meta = json.loads(next((work / "factory0" / "meta").glob("*.json")).read_text())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    fac, pla = statistics.median(factory_s), statistics.median(plain_s)
+    print(f"demo scene @ {width}x{height}, {args.n} images per run, {args.repeats} runs each, "
+          f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
+          f"Blender {meta['provenance']['blender']}, samples {render['samples']}, "
+          f"noise threshold {render['noise_threshold']}, bounces {render['max_bounces']}, OIDN")
+    print(f"{'':<22}{'wall s':>9}{'s/image':>9}")
+    print(f"{'bproc-factory render':<22}{fac:>9.1f}{fac / args.n:>9.2f}   runs: "
+          + ", ".join(f"{t:.1f}" for t in factory_s))
+    print(f"{'plain BlenderProc':<22}{pla:>9.1f}{pla / args.n:>9.2f}   runs: "
+          + ", ".join(f"{t:.1f}" for t in plain_s))
+    print(f"factory overhead: {fac / pla:.3f}x (target <= 1.10)")
+    print(f"same scenes: mean mask IoU {iou:.3f} over {count} factory instances")
+
+
+def yaml_render() -> dict:
+    """The demo config's render settings, which the plain script is given too."""
+    import yaml
+
+    return yaml.safe_load(CONFIG.read_text())["render"]
+
+
+if __name__ == "__main__":
+    main()
