@@ -9,7 +9,7 @@ import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import trimesh
@@ -40,6 +40,9 @@ class AssetSpec(StrictModel):
     height_m: float | None = Field(default=None, gt=0, description="real height; sets the scale")
     source: str | None = None
     license: str | None = None
+    capture: dict[str, Any] | None = Field(
+        default=None, description="written by bproc-factory ingest: source video hash, segmenter, cameras, "
+                                  "views (frame, angle, mask confidence, crop box), dropped frames, mesh quality")
 
     @model_validator(mode="after")
     def _one_size(self) -> "AssetSpec":

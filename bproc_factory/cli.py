@@ -63,7 +63,7 @@ def _errors_reported(progress: Progress | None = None, stop: "_StopOnSignal | No
     from bproc_factory.config.loader import ConfigError
     from bproc_factory.dataset import DatasetError
     from bproc_factory.distortion import DistortionError
-    from bproc_factory.errors import RenderError, SceneError, Stopped
+    from bproc_factory.errors import IngestError, RenderError, SceneError, Stopped
     from bproc_factory.export.yolo import ExportError
     from bproc_factory.sensor.compare import CompareError
     from bproc_factory.sensor.fit import FitError
@@ -74,7 +74,7 @@ def _errors_reported(progress: Progress | None = None, stop: "_StopOnSignal | No
     try:
         yield
     except (ConfigError, DatasetError, PlacementError, SceneError, MergeError, NotADatasetError,
-            ExportError, FileExistsError, FitError, DistortionError, CompareError) as exc:
+            ExportError, FileExistsError, FitError, DistortionError, CompareError, IngestError) as exc:
         _stop(progress)
         _fail(exc)
     except RenderError as exc:
@@ -467,6 +467,70 @@ def preview(config: ConfigArg,
         summary = render_preview(config, output, count, width, samples, seed, tuple(set_ or ()))
     _say(f"Preview of {summary.rendered} images ({summary.instances} instances) in "
          f"{summary.seconds:.1f} s -> {output}")
+
+
+@app.command()
+def ingest(source: Annotated[Path, typer.Argument(help="Turntable or walk-around video, or a folder of photos.",
+                                                  show_default=False)],
+           name: Annotated[str, typer.Option(help="Asset name (the folder's name).")],
+           category: Annotated[str, typer.Option(help="Category label for the dataset.")],
+           output: Annotated[Path, typer.Option("-o", "--output", help="Assets folder to write NAME/ into.")],
+           height_m: Annotated[Optional[float], typer.Option(
+               min=0.001, help="Real height of the object in metres (needed without turntable markers; with "
+                               "them it overrides the measured height).")] = None,
+           segmenter: Annotated[str, typer.Option(help="u2netp (default, offline saliency model) or chroma "
+                                                       "(green/blue screen).")] = "u2netp",
+           max_views: Annotated[int, typer.Option(min=6, help="Views kept, spread evenly around the object.")] = 72,
+           force: Annotated[bool, typer.Option(help="Replace an existing asset folder of that name.")] = False,
+           quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
+    """Turn a capture of one object into an asset folder: segmented views, masks and (with the
+    turntable sheet's markers) a textured mesh."""
+    from bproc_factory.ingest.pipeline import IngestOptions, ingest as run_ingest
+
+    opts = IngestOptions(name=name, category=category, assets_dir=output, height_m=height_m,
+                         segmenter=segmenter, max_views=max_views, force=force)
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=err, disable=quiet, transient=True)
+    task = progress.add_task("ingest", total=1)
+
+    def on_progress(stage: str, done: int, total: int) -> None:
+        progress.update(task, description=stage, completed=done, total=max(total, 1))
+
+    with progress, _errors_reported(progress):
+        summary = run_ingest(source, opts, on_progress)
+    for warning in summary.warnings:
+        err.print(f"[yellow]warning:[/] {escape(warning)}")
+    mesh = summary.mesh
+    mesh_text = ("no mesh (no metric cameras)" if mesh is None else
+                 f"mesh {'kept' if mesh['passed'] else 'rejected: ' + mesh.get('reason', '')}"
+                 + (f", silhouette IoU {mesh['silhouette_iou']['mean']:.3f}, {mesh['faces']} faces, "
+                    f"{'watertight' if mesh['watertight'] else 'not watertight'}" if "silhouette_iou" in mesh else ""))
+    _say(f"Ingested {source.name}: {summary.views} views kept of {summary.source_frames} frames "
+         f"({len(summary.dropped)} dropped), mask confidence {summary.mask_confidence:.3f}, cameras by "
+         f"{summary.geometry['method']}, {mesh_text}; render modes: {', '.join(summary.render_modes) or 'none'} "
+         f"in {summary.seconds:.1f} s -> {summary.folder}")
+    for frame, reason in list(summary.dropped.items())[:20]:
+        _say(f"  dropped {frame}: {reason}")
+    if len(summary.dropped) > 20:
+        _say(f"  ... and {len(summary.dropped) - 20} more (all listed in asset.yaml, capture.dropped_frames)")
+
+
+@app.command("turntable-sheet")
+def turntable_sheet(output: Annotated[Path, typer.Argument(help="PNG to write.", show_default=False)],
+                    dpi: Annotated[int, typer.Option(min=72, help="Print resolution.")] = 300) -> None:
+    """Write the printable ArUco turntable sheet that gives ingest measured angles, focal length
+    and metric scale."""
+    import cv2
+
+    from bproc_factory.ingest.markers import SheetLayout
+
+    layout = SheetLayout()
+    image = layout.sheet_image(px_per_m=dpi / 0.0254)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(output), image)
+    _say(f"Turntable sheet -> {output}: print it {layout.sheet_m * 100:.0f} cm wide (at {dpi} dpi, no scaling); "
+         f"markers {layout.marker_m * 1000:.0f} mm; keep the object within {layout.free_radius_m * 100:.0f} cm "
+         "of the centre")
 
 
 @camera_app.command("import")

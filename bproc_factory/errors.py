@@ -11,3 +11,7 @@ class RenderError(RuntimeError):
 
 class Stopped(RuntimeError):
     """A run stopped between scenes on request (SIGTERM or Ctrl-C); finished images are kept."""
+
+
+class IngestError(RuntimeError):
+    """A capture cannot become an asset; the message names the file or frame at fault."""

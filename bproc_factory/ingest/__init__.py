@@ -1,0 +1,1 @@
+"""Ingest: a capture of one object (turntable video or photos) becomes an asset folder."""

@@ -1,0 +1,139 @@
+"""A textured mesh from silhouettes: visual hull of the masks seen by the measured turntable
+cameras, as the zero level of the smallest per-view signed distance to each silhouette (sub-voxel
+accurate, shared notes: 1 mm on a 15 cm object at 128^3), then marching cubes, Taubin smoothing and
+vertex colours projected from the views that face each vertex best."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import trimesh
+from skimage.measure import marching_cubes
+
+OUTSIDE = -1e4  # signed distance (pixels) of points projecting outside a frame
+
+
+@dataclass
+class Camera:
+    K: np.ndarray
+    sheet_to_camera: np.ndarray
+    mask: np.ndarray  # bool
+    image: np.ndarray  # BGR
+
+
+def _signed_distance(mask: np.ndarray) -> np.ndarray:
+    m8 = mask.astype(np.uint8)
+    inside = cv2.distanceTransform(m8, cv2.DIST_L2, 5)
+    outside = cv2.distanceTransform(1 - m8, cv2.DIST_L2, 5)
+    return (inside - outside + np.where(mask, -0.5, 0.5)).astype(np.float32)
+
+
+def _project(cam: Camera, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates (N x 2) and depths of sheet-frame points."""
+    cam_pts = points @ cam.sheet_to_camera[:3, :3].T + cam.sheet_to_camera[:3, 3]
+    uvw = cam_pts @ cam.K.T
+    return uvw[:, :2] / uvw[:, 2:3], cam_pts[:, 2]
+
+
+def carve(cameras: list[Camera], lo: np.ndarray, hi: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """Minimum over views of the silhouette signed distance on a grid over the box [lo, hi];
+    returns (values with shape (nx, ny, nz), voxel size per axis)."""
+    extent = hi - lo
+    step = float(extent.max()) / (resolution - 1)
+    shape = np.maximum(np.ceil(extent / step).astype(int) + 1, 2)
+    axes = [lo[d] + step * np.arange(shape[d]) for d in range(3)]
+    pts = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+    value = np.full(len(pts), np.inf, np.float32)
+    for cam in cameras:
+        sd = _signed_distance(cam.mask)
+        uv, depth = _project(cam, pts)
+        sampled = _sample(sd, uv)
+        sampled[depth <= 0] = OUTSIDE
+        np.minimum(value, sampled, out=value)
+    return value.reshape(tuple(shape)), np.array([step] * 3)
+
+
+def _sample(image: np.ndarray, uv: np.ndarray, width: int = 4096) -> np.ndarray:
+    """Bilinear samples of a float image at N pixel positions (OpenCV remap maps must stay under
+    32767 per side, so the N positions are laid out as rows of ``width``)."""
+    n = len(uv)
+    rows = -(-n // width)
+    maps = np.zeros((rows * width, 2), np.float32)
+    maps[:n] = uv
+    maps = maps.reshape(rows, width, 2)
+    out = cv2.remap(image, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_CONSTANT, borderValue=OUTSIDE)
+    return out.ravel()[:n]
+
+
+def reconstruct(cameras: list[Camera], radius_m: float, resolution: int = 128) -> trimesh.Trimesh:
+    """The object's mesh in sheet coordinates (metres, z up, standing on z = 0)."""
+    lo, hi = np.array([-radius_m, -radius_m, 0.0]), np.array([radius_m, radius_m, 3 * radius_m])
+    coarse, step = carve(cameras, lo, hi, 40)
+    occupied = np.argwhere(coarse > 0)
+    if len(occupied) == 0:
+        raise ValueError("the silhouettes have no common volume (masks or cameras are wrong)")
+    lo2 = np.maximum(lo + occupied.min(axis=0) * step - 2 * step, lo)
+    hi2 = lo + occupied.max(axis=0) * step + 2 * step
+    lo2[2] = 0.0
+    values, step = carve(cameras, lo2, hi2, resolution)
+    # close the mesh on the turntable: a layer of "outside" just below z = 0
+    values = np.concatenate([np.full(values.shape[:2] + (1,), OUTSIDE, np.float32), values], axis=2)
+    origin = lo2 - np.array([0, 0, step[2]])
+    verts, faces, _, _ = marching_cubes(values, level=0.0, spacing=tuple(step))
+    mesh = trimesh.Trimesh(verts + origin, faces[:, ::-1], process=True)  # outward normals
+    mesh.vertices[:, 2] = np.maximum(mesh.vertices[:, 2], 0.0)
+    trimesh.smoothing.filter_taubin(mesh, iterations=10)
+    mesh.vertices[:, 2] = np.maximum(mesh.vertices[:, 2], 0.0)
+    components = mesh.split(only_watertight=False)
+    if len(components) > 1:
+        mesh = max(components, key=lambda m: len(m.faces))
+    return mesh
+
+
+def vertex_colours(mesh: trimesh.Trimesh, cameras: list[Camera]) -> np.ndarray:
+    """RGBA uint8 per vertex: the views' colours weighted by how squarely they see the vertex
+    (cos^4 of the angle between normal and view ray), from views whose silhouette contains it."""
+    verts, normals = np.asarray(mesh.vertices), np.asarray(mesh.vertex_normals)
+    acc = np.zeros((len(verts), 3))
+    weight = np.zeros(len(verts))
+    for cam in cameras:
+        centre = -cam.sheet_to_camera[:3, :3].T @ cam.sheet_to_camera[:3, 3]
+        to_cam = centre - verts
+        to_cam /= np.linalg.norm(to_cam, axis=1, keepdims=True)
+        facing = np.clip(np.sum(normals * to_cam, axis=1), 0, None) ** 4
+        uv, _ = _project(cam, verts)
+        h, w = cam.mask.shape
+        x = np.clip(np.round(uv[:, 0]).astype(int), 0, w - 1)
+        y = np.clip(np.round(uv[:, 1]).astype(int), 0, h - 1)
+        inside = cam.mask[y, x] & (uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) & (uv[:, 1] < h)
+        wgt = facing * inside
+        acc += wgt[:, None] * cam.image[y, x, ::-1].astype(np.float64)
+        weight += wgt
+    rgb = np.where(weight[:, None] > 0, acc / np.maximum(weight, 1e-9)[:, None], 128.0)
+    return np.concatenate([np.clip(rgb, 0, 255), np.full((len(verts), 1), 255.0)], axis=1).astype(np.uint8)
+
+
+def silhouette(mesh: trimesh.Trimesh, cam: Camera) -> np.ndarray:
+    """The mesh's silhouette in a view (bool mask), by filling its projected triangles."""
+    uv, _ = _project(cam, np.asarray(mesh.vertices))
+    tris = np.round(uv[np.asarray(mesh.faces)] * 16).astype(np.int32)  # 4 bits of sub-pixel precision
+    out = np.zeros(cam.mask.shape, np.uint8)
+    for tri in tris:  # fillPoly would treat overlapping triangles as holes (even-odd rule)
+        cv2.fillConvexPoly(out, tri, 1, lineType=cv2.LINE_8, shift=4)
+    return out.astype(bool)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+def chamfer(a: trimesh.Trimesh, b: trimesh.Trimesh, samples: int = 20000, seed: int = 0) -> float:
+    """Symmetric mean surface distance between two meshes (same units)."""
+    from scipy.spatial import cKDTree
+
+    pa = trimesh.sample.sample_surface(a, samples, seed=seed)[0]
+    pb = trimesh.sample.sample_surface(b, samples, seed=seed + 1)[0]
+    return float((cKDTree(pb).query(pa)[0].mean() + cKDTree(pa).query(pb)[0].mean()) / 2)

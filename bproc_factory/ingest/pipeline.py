@@ -1,0 +1,307 @@
+"""``bproc-factory ingest``: a turntable video (or a folder of photos) becomes an asset folder.
+
+Steps: decode and pick frames -> turntable cameras -> views covering the revolution evenly ->
+masks -> (with metric cameras) visual-hull mesh with vertex colours and its quality figures ->
+the asset folder, written beside its final name and renamed into place only when whole.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+import trimesh
+import yaml
+
+from bproc_factory.errors import IngestError
+from bproc_factory.ingest import hull
+from bproc_factory.ingest.frames import Frame, drop_blurred, drop_near_duplicates, focus_measure, read_frames
+from bproc_factory.ingest.markers import SheetLayout, detect_markers, sheet_like
+from bproc_factory.ingest.segment import clean_mask, make_segmenter, sanity_check
+from bproc_factory.ingest.turntable import TurntableGeometry, estimate_geometry
+
+MIN_FRAMES = 8
+MIN_VIEWS = 6
+Y_UP = np.array([[1.0, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1]])  # z-up -> glTF's y-up
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class IngestOptions:
+    name: str
+    category: str
+    assets_dir: Path
+    height_m: float | None = None
+    segmenter: str = "u2netp"
+    max_views: int = 72
+    mesh_resolution: int = 96
+    min_mesh_iou: float = 0.90  # mean reprojected-silhouette IoU a mesh must reach
+    refine: bool = True
+    force: bool = False
+
+
+@dataclass
+class IngestSummary:
+    folder: Path
+    source_frames: int
+    views: int
+    dropped: dict[str, str] = field(default_factory=dict)  # frame name -> reason
+    mask_confidence: float = 0.0
+    geometry: dict = field(default_factory=dict)
+    mesh: dict | None = None
+    render_modes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def ingest(source: Path, opts: IngestOptions, progress: Progress = lambda *_: None) -> IngestSummary:
+    t0 = time.perf_counter()
+    final = opts.assets_dir / opts.name
+    if final.exists() and not opts.force:
+        raise IngestError(f"{final}: already exists (pass --force to replace it)")
+    segmenter = make_segmenter(opts.segmenter)
+    layout = SheetLayout()
+
+    progress("reading frames", 0, 1)
+    frame_set = read_frames(source)
+    if len(frame_set.frames) < MIN_FRAMES:
+        raise IngestError(f"{source}: only {len(frame_set.frames)} frames; need at least {MIN_FRAMES} "
+                          "around the object")
+    drop_blurred(frame_set)
+    drop_near_duplicates(frame_set)
+    dropped = dict(frame_set.rejected)
+    frames = frame_set.frames
+    if len(frames) < MIN_FRAMES:
+        raise IngestError(f"{source}: only {len(frames)} usable frames after dropping blurred and "
+                          f"duplicate ones; need {MIN_FRAMES}. Dropped: {_listing(dropped)}")
+
+    progress("turntable cameras", 0, 1)
+    geometry = estimate_geometry(frames, layout)
+    dropped.update({_frame_name(frames, i): r for i, r in geometry.rejected.items()})
+    chosen = choose_views([f for f in frames if f.index in geometry.views], geometry, opts.max_views)
+
+    masks, confidence, names = {}, {}, {}
+    for k, frame in enumerate(chosen):
+        progress("segmenting", k, len(chosen))
+        allowed = _allowed_region(frame, geometry, layout)
+        sheet = (sheet_like(frame.image, geometry.views[frame.index].sheet_to_camera, geometry.K, layout)
+                 if geometry.metric else None)
+        result = clean_mask(frame.image, segmenter.probability(frame.image), allowed, sheet, refine=opts.refine)
+        masks[frame.index], confidence[frame.index], names[frame.index] = result.mask, result.confidence, frame.name
+    progress("segmenting", len(chosen), len(chosen))
+    bad = sanity_check(masks)
+    dropped.update({names[i]: r for i, r in bad.items()})
+    views = [f for f in chosen if f.index not in bad]
+    if len(views) < MIN_VIEWS:
+        raise IngestError(f"{source}: only {len(views)} frames have a usable object mask (need {MIN_VIEWS}); "
+                          f"dropped: {_listing(dropped)}")
+
+    summary = IngestSummary(final, frame_set.source_frames, len(views), dropped, geometry=geometry.summary(),
+                            warnings=list(geometry.warnings))
+    summary.mask_confidence = float(np.mean([confidence[f.index] for f in views]))
+    mesh, quality = None, None
+    scale, measured = 1.0, None
+    if geometry.metric:
+        progress("carving the mesh", 0, 1)
+        cams = [hull.Camera(geometry.K, geometry.views[f.index].sheet_to_camera, masks[f.index], f.image)
+                for f in views]
+        mesh, quality = _mesh(cams, layout, opts)
+        measured = float(mesh.bounds[1][2]) if mesh is not None else None
+        if opts.height_m and measured:
+            scale = opts.height_m / measured
+            quality["height_m"] = {"from_markers": round(measured, 4), "given": opts.height_m}
+            if abs(scale - 1) > 0.1:
+                summary.warnings.append(f"--height-m {opts.height_m} differs from the marker-measured "
+                                        f"{measured:.3f} m by {abs(scale - 1):.0%}; using --height-m")
+        summary.mesh = quality
+        if quality["passed"]:
+            summary.render_modes.append("mesh")
+        else:
+            mesh = None
+    height = opts.height_m or measured
+    if height is None:
+        raise IngestError(f"{source}: the object's size is unknown: no turntable markers were measured, "
+                          "so pass --height-m (the object's real height in metres)")
+
+    progress("writing the asset", 0, 1)
+    _write_asset(final, source, opts, geometry, views, masks, confidence, mesh, scale, quality, height, summary)
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def choose_views(frames: list[Frame], geometry: TurntableGeometry, max_views: int) -> list[Frame]:
+    """At most ``max_views`` frames spread evenly over the revolution: the sharpest frame of each
+    equal azimuth bin (a slow part of a hand-spun turn gives many frames for one angle)."""
+    bins: dict[int, Frame] = {}
+    score = {f.index: focus_measure(f.image) for f in frames}
+    for f in frames:
+        b = int(geometry.views[f.index].azimuth_deg / (360.0 / max_views)) % max_views
+        if b not in bins or score[f.index] > score[bins[b].index]:
+            bins[b] = f
+    return sorted(bins.values(), key=lambda f: f.index)
+
+
+def _allowed_region(frame: Frame, geometry: TurntableGeometry, layout: SheetLayout) -> np.ndarray | None:
+    """Where the object can appear: inside the projected cylinder over the sheet's free circle, minus
+    the markers (which make saliency models take the sheet)."""
+    h, w = frame.image.shape[:2]
+    if not geometry.metric:
+        return None
+    view = geometry.views[frame.index]
+    allowed = np.zeros((h, w), np.uint8)
+    r = layout.free_radius_m
+    ring = np.array([[r * math.cos(a), r * math.sin(a)] for a in np.linspace(0, 2 * math.pi, 72, endpoint=False)])
+    top = 3 * r
+    pts = np.concatenate([np.c_[ring, np.zeros(len(ring))], np.c_[ring, np.full(len(ring), top)]])
+    cam = hull.Camera(geometry.K, view.sheet_to_camera, np.zeros((h, w), bool), frame.image)
+    uv, depth = hull._project(cam, pts)
+    if (depth > 0).all():
+        cv2.fillConvexPoly(allowed, cv2.convexHull(np.round(uv).astype(np.int32)), 1)
+    else:
+        allowed[:] = 1
+    markers = np.zeros((h, w), np.uint8)
+    for quad in detect_markers(cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY), layout).values():
+        cv2.fillConvexPoly(markers, np.round(quad).astype(np.int32), 1)
+    markers = cv2.dilate(markers, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
+    return (allowed == 1) & (markers == 0)
+
+
+def _mesh(cams: list[hull.Camera], layout: SheetLayout, opts: IngestOptions) -> tuple[trimesh.Trimesh | None, dict]:
+    try:
+        mesh = hull.reconstruct(cams, layout.free_radius_m, opts.mesh_resolution)
+    except ValueError as exc:
+        return None, {"passed": False, "reason": str(exc)}
+    ious = [hull.iou(hull.silhouette(mesh, c), c.mask) for c in cams]
+    quality = {
+        "silhouette_iou": {"mean": round(float(np.mean(ious)), 4), "min": round(float(np.min(ious)), 4),
+                           "per_view": [round(v, 4) for v in ious]},
+        "watertight": bool(mesh.is_watertight),
+        "faces": int(len(mesh.faces)),
+        "bar": {"silhouette_iou_mean": opts.min_mesh_iou, "watertight": True},
+    }
+    reasons = []
+    if np.mean(ious) < opts.min_mesh_iou:
+        reasons.append(f"mean reprojected-silhouette IoU {np.mean(ious):.3f} < {opts.min_mesh_iou}")
+    if not mesh.is_watertight:
+        reasons.append("mesh is not watertight")
+    quality["passed"] = not reasons
+    if reasons:
+        quality["reason"] = "; ".join(reasons)
+    mesh.visual = trimesh.visual.ColorVisuals(mesh, vertex_colors=hull.vertex_colours(mesh, cams))
+    return mesh, quality
+
+
+def _write_asset(final: Path, source: Path, opts: IngestOptions, geometry: TurntableGeometry,
+                 views: list[Frame], masks: dict, confidence: dict, mesh, scale: float,
+                 quality: dict | None, height: float, summary: IngestSummary) -> None:
+    opts.assets_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{opts.name}.partial-", dir=opts.assets_dir))
+    try:
+        (tmp / "views").mkdir()
+        (tmp / "masks").mkdir()
+        records = []
+        for k, f in enumerate(views):
+            mask = masks[f.index]
+            ys, xs = np.nonzero(mask)
+            pad = 4
+            x0, y0 = max(int(xs.min()) - pad, 0), max(int(ys.min()) - pad, 0)
+            x1, y1 = min(int(xs.max()) + pad + 1, mask.shape[1]), min(int(ys.max()) + pad + 1, mask.shape[0])
+            rgba = np.dstack([f.image, mask.astype(np.uint8) * 255])[y0:y1, x0:x1]
+            _write_png(tmp / "views" / f"{k:03d}.png", rgba)
+            _write_png(tmp / "masks" / f"{k:03d}.png", mask.astype(np.uint8) * 255)
+            view = geometry.views[f.index]
+            rec = {"file": f"views/{k:03d}.png", "mask": f"masks/{k:03d}.png", "frame": f.index,
+                   "angle_deg": round(view.azimuth_deg, 3), "mask_confidence": round(confidence[f.index], 4),
+                   "crop_box": [x0, y0, x1 - x0, y1 - y0]}
+            if view.sheet_to_camera is not None:
+                rec["elevation_deg"] = round(view.elevation_deg, 3)
+                rec["sheet_to_camera"] = np.round(view.sheet_to_camera, 6).tolist()
+                rec["marker_residual_px"] = round(view.residual_px, 3)
+            records.append(rec)
+        _write_png(tmp / "preview.png", contact_sheet([np.dstack([f.image, masks[f.index].astype(np.uint8) * 255])
+                                                        for f in views]))
+        spec: dict = {"name": opts.name, "category": opts.category}
+        if mesh is not None:
+            out = mesh.copy()
+            out.apply_scale(scale)
+            out.apply_transform(Y_UP)
+            (tmp / "mesh.glb").write_bytes(out.export(file_type="glb"))
+            spec.update({"mesh": "mesh.glb", "up_axis": "y", "scale": 1.0})
+        if quality is not None:
+            (tmp / "quality.json").write_text(json.dumps(quality, indent=1))
+        spec["capture"] = {
+            "source": source.name, "source_sha256": _sha256(source), "segmenter": opts.segmenter,
+            "height_m": round(height, 4), "render_modes": summary.render_modes,
+            "cameras": geometry.summary(), "views": records,
+            "dropped_frames": summary.dropped,
+            "mask_confidence_mean": round(summary.mask_confidence, 4),
+            "mesh_quality": None if quality is None else {k: v for k, v in quality.items() if k != "silhouette_iou"}
+            | ({"silhouette_iou_mean": quality["silhouette_iou"]["mean"]} if "silhouette_iou" in quality else {}),
+        }
+        spec["source"] = f"bproc-factory ingest of {source.name}"
+        (tmp / "asset.yaml").write_text(yaml.safe_dump(spec, sort_keys=False, width=120))
+        os.chmod(tmp, 0o755)
+        if final.exists():
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def contact_sheet(rgba_images: list[np.ndarray], cell: int = 128, columns: int = 8) -> np.ndarray:
+    """The cut-outs over a checkerboard, ``columns`` per row (BGR)."""
+    rows = math.ceil(len(rgba_images) / columns)
+    sheet = np.zeros((rows * cell, columns * cell, 3), np.uint8)
+    yy, xx = np.mgrid[:cell, :cell]
+    checker = np.where(((yy // 16 + xx // 16) % 2)[..., None] == 0, 200, 150).astype(np.uint8).repeat(3, axis=2)
+    for k, img in enumerate(rgba_images):
+        ys, xs = np.nonzero(img[..., 3])
+        crop = img[ys.min():ys.max() + 1, xs.min():xs.max() + 1] if len(ys) else img
+        s = cell / max(crop.shape[:2])
+        small = cv2.resize(crop, (max(1, int(crop.shape[1] * s)), max(1, int(crop.shape[0] * s))),
+                           interpolation=cv2.INTER_AREA)
+        tile = checker.copy()
+        oy, ox = (cell - small.shape[0]) // 2, (cell - small.shape[1]) // 2
+        a = small[..., 3:4].astype(np.float32) / 255
+        region = tile[oy:oy + small.shape[0], ox:ox + small.shape[1]]
+        region[:] = (a * small[..., :3] + (1 - a) * region).astype(np.uint8)
+        r, c = divmod(k, columns)
+        sheet[r * cell:(r + 1) * cell, c * cell:(c + 1) * cell] = tile
+    return sheet
+
+
+def _write_png(path: Path, image: np.ndarray) -> None:
+    if not cv2.imwrite(str(path), image):
+        raise IngestError(f"{path}: cannot write")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    for p in files:
+        h.update(p.name.encode() if path.is_dir() else b"")
+        with open(p, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _frame_name(frames: list[Frame], index: int) -> str:
+    return next((f.name for f in frames if f.index == index), f"frame {index}")
+
+
+def _listing(dropped: dict[str, str], limit: int = 8) -> str:
+    items = [f"{k}: {v}" for k, v in list(dropped.items())[:limit]]
+    more = len(dropped) - limit
+    return "; ".join(items) + (f"; and {more} more" if more > 0 else "") if items else "none"
