@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -27,6 +28,7 @@ from bproc_factory.ingest import hull
 from bproc_factory.ingest.frames import Frame, drop_blurred, drop_near_duplicates, focus_measure, read_frames
 from bproc_factory.ingest.markers import SheetLayout, detect_markers, sheet_like
 from bproc_factory.ingest.segment import clean_mask, make_segmenter, sanity_check
+from bproc_factory.sensor.pipeline import srgb_decode
 from bproc_factory.ingest.turntable import TurntableGeometry, estimate_geometry
 
 MIN_FRAMES = 8
@@ -197,7 +199,10 @@ def _mesh(cams: list[hull.Camera], layout: SheetLayout, opts: IngestOptions) -> 
     quality["passed"] = not reasons
     if reasons:
         quality["reason"] = "; ".join(reasons)
-    mesh.visual = trimesh.visual.ColorVisuals(mesh, vertex_colors=hull.vertex_colours(mesh, cams))
+    srgb = hull.vertex_colours(mesh, cams)
+    linear = srgb.copy()  # glTF vertex colours are linear (spec, COLOR_0); the frames are sRGB
+    linear[:, :3] = np.round(srgb_decode(srgb[:, :3] / 255.0) * 255.0).astype(np.uint8)
+    mesh.visual = trimesh.visual.ColorVisuals(mesh, vertex_colors=linear)
     return mesh, quality
 
 
@@ -301,7 +306,16 @@ def _frame_name(frames: list[Frame], index: int) -> str:
     return next((f.name for f in frames if f.index == index), f"frame {index}")
 
 
-def _listing(dropped: dict[str, str], limit: int = 8) -> str:
-    items = [f"{k}: {v}" for k, v in list(dropped.items())[:limit]]
-    more = len(dropped) - limit
-    return "; ".join(items) + (f"; and {more} more" if more > 0 else "") if items else "none"
+def _listing(dropped: dict[str, str], limit: int = 6) -> str:
+    """Dropped frames grouped by reason (the reasons' variable numbers aside), most frequent first."""
+    if not dropped:
+        return "none"
+    groups: dict[str, list[str]] = {}
+    for frame, reason in dropped.items():
+        groups.setdefault(re.sub(r"\d+(\.\d+)?", "N", reason) if "jumps" in reason or "only" in reason
+                          or "focus" in reason else reason, []).append(frame)
+    parts = []
+    for reason, frames in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        shown = ", ".join(frames[:limit]) + (f" and {len(frames) - limit} more" if len(frames) > limit else "")
+        parts.append(f"{len(frames)} x {reason} ({shown})")
+    return "; ".join(parts)
