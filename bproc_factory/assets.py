@@ -33,7 +33,8 @@ class AssetSpec(StrictModel):
 
     name: str = Field(min_length=1)
     category: str = Field(min_length=1)
-    mesh: str
+    mesh: str | None = Field(default=None, description="mesh file; may be absent for a billboard-only "
+                                                       "asset made by ingest")
     up_axis: Literal["x", "y", "z"] | None = Field(
         default=None, description="file axis pointing up; default y for OBJ/glTF, z for PLY")
     scale: float | None = Field(default=None, gt=0, description="file units to metres")
@@ -46,6 +47,10 @@ class AssetSpec(StrictModel):
 
     @model_validator(mode="after")
     def _one_size(self) -> "AssetSpec":
+        if self.mesh is None:
+            if not (self.capture or {}).get("billboard"):
+                raise ValueError("mesh: missing (only an ingested asset with billboard cards may lack a mesh)")
+            return self
         if (self.scale is None) == (self.height_m is None):
             raise ValueError("give exactly one of 'scale' (file units to metres) or 'height_m'")
         if not self.mesh.lower().endswith(MESH_SUFFIXES):
@@ -54,15 +59,61 @@ class AssetSpec(StrictModel):
 
 
 @dataclass(frozen=True)
+class BillboardCard:
+    """One captured view as an upright card (ingest's ``billboard/`` images)."""
+
+    path: Path
+    angle_deg: float  # azimuth of the capture camera around the object
+    elevation_deg: float | None
+    offset_m: float = 0.0  # the card plane's distance from the axis towards that camera
+
+
+@dataclass(frozen=True)
+class Billboard:
+    """Cards that turn about the object's vertical axis, each ``offset_m`` in front of it: ``half_width_m``
+    either side of the card's centre line, ``height_m`` tall, standing on z = 0."""
+
+    half_width_m: float
+    height_m: float
+    cards: tuple[BillboardCard, ...]
+
+    def nearest(self, azimuth_deg: float, elevation_deg: float | None = None) -> int:
+        """The card captured closest to a camera at this azimuth (and elevation, when the capture
+        has several rings) around the object."""
+        def cost(card: BillboardCard) -> float:
+            d = abs((card.angle_deg - azimuth_deg + 180.0) % 360.0 - 180.0)
+            if elevation_deg is not None and card.elevation_deg is not None:
+                d += abs(card.elevation_deg - elevation_deg)
+            return d
+        return min(range(len(self.cards)), key=lambda k: cost(self.cards[k]))
+
+    def facing(self, obj_to_world: np.ndarray, cam_to_world: np.ndarray) -> tuple[np.ndarray, int]:
+        """The card's world matrix turned about the object's vertical axis so its front (-y) faces
+        the camera, moved by the card's offset towards it, and the index of the card to show."""
+        centre = np.linalg.inv(obj_to_world) @ np.append(cam_to_world[:3, 3], 1.0)
+        azimuth = float(np.degrees(np.arctan2(centre[1], centre[0])))
+        elevation = float(np.degrees(np.arctan2(centre[2], np.hypot(centre[0], centre[1]))))
+        a = np.radians(azimuth + 90.0)
+        turn = np.eye(4)
+        turn[:2, :2] = [[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]
+        card = self.nearest(azimuth % 360.0, elevation)
+        forward = np.eye(4)
+        forward[1, 3] = -self.cards[card].offset_m
+        return obj_to_world @ turn @ forward, card
+
+
+@dataclass(frozen=True)
 class Asset:
-    """A validated asset with the geometry facts planning needs (no Blender involved)."""
+    """A validated asset with the geometry facts planning needs (no Blender involved). In
+    billboard mode ``billboard`` is set and the "file" coordinates are the card's (metres, z up)."""
 
     spec: AssetSpec
     folder: Path
-    mesh_path: Path
+    mesh_path: Path | None
     sha256: str  # of every file in the folder (names and bytes)
     canonical_from_file: np.ndarray = field(repr=False, compare=False)  # 4x4
     hull_canonical: np.ndarray = field(repr=False, compare=False)  # (N, 3) convex hull vertices, metres
+    billboard: Billboard | None = None
 
     @property
     def name(self) -> str:
@@ -95,13 +146,20 @@ def load_mesh(path: Path) -> trimesh.Trimesh:
 
 
 @functools.lru_cache(maxsize=256)
-def load_asset(folder: Path) -> Asset:
-    """Read and check the asset folder; errors name the file and the key."""
+def load_asset(folder: Path, mode: str = "mesh") -> Asset:
+    """Read and check the asset folder for rendering as a mesh or as a billboard; errors name the
+    file and the key."""
     folder = Path(folder).resolve()
     spec_path = folder / "asset.yaml"
     if not spec_path.is_file():
         raise ConfigError(f"{folder}: not an asset folder (no asset.yaml)")
     spec: AssetSpec = validate(AssetSpec, read_yaml(spec_path), spec_path)
+    if mode == "billboard":
+        return _load_billboard(folder, spec, spec_path)
+    if spec.mesh is None:
+        reason = ((spec.capture or {}).get("mesh_quality") or {}).get("reason", "no metric cameras")
+        raise ConfigError(f"{spec_path}: mesh: none (ingest kept this asset billboard-only: {reason}); "
+                          "render it with the object group's render_mode: billboard")
     mesh_path = (folder / spec.mesh).resolve()
     if not mesh_path.is_file():
         raise ConfigError(f"{spec_path}: mesh: file '{spec.mesh}' not found")
@@ -126,6 +184,30 @@ def load_asset(folder: Path) -> Asset:
                  canonical_from_file=canonical_from_file, hull_canonical=hull_canonical)
 
 
+def _load_billboard(folder: Path, spec: AssetSpec, spec_path: Path) -> Asset:
+    board = (spec.capture or {}).get("billboard")
+    if not board:
+        raise ConfigError(f"{spec_path}: capture.billboard: missing (billboards come from bproc-factory "
+                          "ingest); render this asset with render_mode: mesh")
+    try:
+        cards = tuple(BillboardCard(folder / c["file"], float(c["angle_deg"]), c.get("elevation_deg"),
+                                    float(c.get("offset_m", 0.0))) for c in board["cards"])
+        half, height = float(board["half_width_m"]), float(board["height_m"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{spec_path}: capture.billboard: malformed ({exc})") from None
+    for k, card in enumerate(cards):
+        if not card.path.is_file():
+            raise ConfigError(f"{spec_path}: capture.billboard.cards[{k}].file: '{card.path.name}' not found")
+    if not cards or half <= 0 or height <= 0:
+        raise ConfigError(f"{spec_path}: capture.billboard: needs cards and a positive size")
+    # the volume a card sweeps turning about its axis: what placement and occlusion plan with
+    reach = max(np.hypot(half, c.offset_m) for c in cards)
+    ring = [(reach * np.cos(a), reach * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 16, endpoint=False)]
+    hull = np.array([(x, y, z) for z in (0.0, height) for x, y in ring])
+    return Asset(spec=spec, folder=folder, mesh_path=None, sha256=tree_sha256(folder), canonical_from_file=np.eye(4),
+                 hull_canonical=hull, billboard=Billboard(half, height, cards))
+
+
 def asset_folders(path: Path) -> list[Path]:
     """``path`` if it is an asset folder, else the asset folders directly inside it (a library of
     assets, such as ``assets/distractors``), sorted by name."""
@@ -145,7 +227,7 @@ def resolve_assets(loaded: LoadedScenario) -> list[list[Asset]]:
         assets = []
         for a, rel in enumerate(group.assets):
             try:
-                found = [load_asset(folder) for folder in asset_folders(loaded.resolve(rel))]
+                found = [load_asset(folder, group.render_mode) for folder in asset_folders(loaded.resolve(rel))]
             except ConfigError as exc:
                 raise ConfigError(f"{loaded.path}: objects[{g}].assets[{a}]: {exc}") from None
             for asset in found:

@@ -42,7 +42,7 @@ def image_meta(run_seed: int, plan: ScenePlan, view: ViewPlan, file_name: str,
                    "width": view.width, "height": view.height, "cam_to_world": _mat(view.cam_to_world),
                    "convention": "opencv: x right, y down, z forward"},
         "objects": [_object(o, category_ids, (fate or {}).get(o.instance_id, "not visible"),
-                            (visibility or {}).get(o.instance_id), visible.get(o.instance_id, 0))
+                            (visibility or {}).get(o.instance_id), visible.get(o.instance_id, 0), view.cam_to_world)
                     for o in plan.objects],
         "lights": [{"type": lt.type, "energy_w": lt.energy_w, "color_rgb": list(lt.color_rgb),
                     "light_to_world": _mat(lt.light_to_world)} for lt in plan.lights],
@@ -56,7 +56,7 @@ def image_meta(run_seed: int, plan: ScenePlan, view: ViewPlan, file_name: str,
 
 
 def _object(o: ObjectPlan, category_ids: dict[str, int], fate: str, vis: Visibility | None,
-            visible_px: int) -> dict[str, Any]:
+            visible_px: int, cam_to_world: np.ndarray) -> dict[str, Any]:
     """One placed object: what it is, where, and how it was labelled in this image and why."""
     background = o.label == "background"
     out: dict[str, Any] = {
@@ -64,6 +64,9 @@ def _object(o: ObjectPlan, category_ids: dict[str, int], fate: str, vis: Visibil
         "category_id": 0 if background else category_ids[o.category], "asset_sha256": o.asset.sha256,
         "obj_to_world": _mat(o.obj_to_world), "label": "background" if background else fate,
         "visible_pixels": visible_px}
+    if o.asset.billboard is not None:  # the card shown: which captured view stood in for the object
+        card = o.asset.billboard.cards[o.asset.billboard.facing(o.obj_to_world, cam_to_world)[1]]
+        out["billboard"] = {"card": card.path.name, "angle_deg": card.angle_deg, "offset_m": card.offset_m}
     if vis is not None:
         out.update({"visible_pixels": vis.visible_px, "amodal_pixels": vis.amodal_px,
                     "visib_fract": round(vis.visib_fract, 6), "truncated": round(vis.truncated, 6),

@@ -16,6 +16,7 @@ import trimesh
 import yaml
 
 from bproc_factory.ingest import hull
+from bproc_factory.ingest.billboard import TEXEL_CENTRE
 from bproc_factory.ingest.frames import Frame, FrameSet, drop_blurred, drop_near_duplicates
 from bproc_factory.ingest.markers import SheetLayout, detect_markers
 from bproc_factory.ingest.pipeline import Y_UP
@@ -39,7 +40,7 @@ def asset(capture, tmp_path_factory) -> Path:
     assets = tmp_path_factory.mktemp("assets")
     result = cli("ingest", capture / "capture.mp4", "--name", "house", "--category", "toy", "-o", assets, "-q",
                  check=True)
-    assert "24 views kept of 24 frames" in result.stdout and "render modes: mesh" in result.stdout
+    assert "24 views kept of 24 frames" in result.stdout and "render modes: mesh, billboard" in result.stdout
     return assets / "house"
 
 
@@ -95,7 +96,7 @@ def test_asset_folder_holds_what_asset_yaml_lists(capture, asset):
     spec = yaml.safe_load((asset / "asset.yaml").read_text())
     cap = spec["capture"]
     assert cap["source_sha256"] == hashlib.sha256((capture / "capture.mp4").read_bytes()).hexdigest()
-    assert cap["segmenter"] == "u2netp" and cap["render_modes"] == ["mesh"]
+    assert cap["segmenter"] == "u2netp" and cap["render_modes"] == ["mesh", "billboard"]
     frames = [v["frame"] for v in cap["views"]]
     assert frames == sorted(frames) and len(set(frames)) == len(frames)
     for view in cap["views"]:
@@ -117,6 +118,65 @@ def test_ingested_asset_renders_with_exact_masks(asset, tmp_path):
     coco = json.loads((tmp_path / "out" / "coco.json").read_text())
     assert [c["name"] for c in coco["categories"]] == ["toy"]
     assert coco["annotations"] and all(a["area"] > 0 for a in coco["annotations"])
+
+
+def test_billboard_cards_reproduce_the_captured_silhouettes(capture, asset):
+    """A card seen from its own capture camera projects onto the true object mask."""
+    spec = yaml.safe_load((asset / "asset.yaml").read_text())
+    board = spec["capture"]["billboard"]
+    K = np.array(spec["capture"]["cameras"]["K"])
+    ious = []
+    for view, card in zip(spec["capture"]["views"], board["cards"]):
+        rgba = cv2.imread(str(asset / card["file"]), cv2.IMREAD_UNCHANGED)
+        assert set(np.unique(rgba[..., 3])) <= {0, 255}  # binary alpha: colour and index pass agree
+        T = np.array(view["sheet_to_camera"])
+        a = np.radians(card["angle_deg"])
+        right, origin = np.array([-np.sin(a), np.cos(a), 0]), card["offset_m"] * np.array([np.cos(a), np.sin(a), 0])
+        plane_to_image = K @ np.column_stack([T[:3, :3] @ right, T[:3, 2], T[:3, :3] @ origin + T[:3, 3]])
+        ppm = rgba.shape[1] / (2 * board["half_width_m"])
+        card_to_plane = np.array([[1 / ppm, 0, -board["half_width_m"]], [0, -1 / ppm, board["height_m"]], [0, 0, 1]])
+        shown = cv2.warpPerspective(rgba[..., 3], plane_to_image @ card_to_plane @ TEXEL_CENTRE, (240, 180),
+                                    flags=cv2.INTER_NEAREST) > 0
+        truth = cv2.imread(str(capture / "masks" / f"{view['frame']:04d}.png"), cv2.IMREAD_GRAYSCALE) > 127
+        ious.append(hull.iou(shown, truth))
+    assert np.mean(ious) >= 0.9, ious
+
+
+def test_billboard_renders_face_the_camera_with_masks_equal_to_the_card_alpha(asset, pedestal_scene, tmp_path):
+    config = tiny_config(scene=str(pedestal_scene),
+                         objects=[{"assets": [str(asset)], "count": 1, "render_mode": "billboard"}])
+    config["camera"].update({"resolution": [160, 120], "K": {"fx": 200.0, "fy": 200.0, "cx": 79.5, "cy": 59.5},
+                             "distance_m": 0.6, "elevation_deg": {"uniform": [20, 45]},
+                             "azimuth_deg": {"uniform": [0, 360]}})
+    cli("render", write_config(tmp_path, config), "-o", tmp_path / "out", "-n", 4, "-q", check=True)
+    assert "OK" in cli("validate", tmp_path / "out", check=True).stdout
+    spec = yaml.safe_load((asset / "asset.yaml").read_text())["capture"]["billboard"]
+    cards_shown = set()
+    for k in range(4):
+        meta = json.loads((tmp_path / "out" / "meta" / f"{k:06d}.json").read_text())
+        obj = meta["objects"][0]
+        cards_shown.add(obj["billboard"]["card"])
+        # the card's plane turned to the camera, its alpha projected through K: the rendered mask
+        K, cam_to_world = np.array(meta["camera"]["K"]), np.array(meta["camera"]["cam_to_world"])
+        M = np.array(obj["obj_to_world"])
+        centre = np.linalg.inv(M) @ np.append(cam_to_world[:3, 3], 1)
+        a = np.arctan2(centre[1], centre[0]) + np.pi / 2
+        card_to_world = M @ np.array([[np.cos(a), -np.sin(a), 0, 0], [np.sin(a), np.cos(a), 0, 0],
+                                      [0, 0, 1, 0], [0, 0, 0, 1]]) @ np.array(
+            [[1, 0, 0, 0], [0, 1, 0, -obj["billboard"]["offset_m"]], [0, 0, 1, 0], [0, 0, 0, 1]])
+        world_to_cam = np.linalg.inv(cam_to_world) @ card_to_world
+        plane_to_image = K @ np.column_stack([world_to_cam[:3, 0], world_to_cam[:3, 2], world_to_cam[:3, 3]])
+        alpha = cv2.imread(str(asset / "billboard" / obj["billboard"]["card"]), cv2.IMREAD_UNCHANGED)[..., 3]
+        ppm = alpha.shape[1] / (2 * spec["half_width_m"])
+        card_to_plane = np.array([[1 / ppm, 0, -spec["half_width_m"]], [0, -1 / ppm, spec["height_m"]], [0, 0, 1]])
+        projected = cv2.warpPerspective(alpha, plane_to_image @ card_to_plane @ TEXEL_CENTRE, (160, 120),
+                                        flags=cv2.INTER_NEAREST) > 0
+        mask = cv2.imread(str(tmp_path / "out" / "masks" / f"{k:06d}.png"), cv2.IMREAD_UNCHANGED) == 1
+        assert mask.sum() > 200
+        assert hull.iou(mask, projected) >= 0.98, (k, hull.iou(mask, projected))  # exact up to rounding
+        expected_angle = (np.degrees(a) - 90) % 360
+        assert abs((obj["billboard"]["angle_deg"] - expected_angle + 180) % 360 - 180) <= 360 / 24
+    assert len(cards_shown) > 1  # different azimuths show different captured views
 
 
 def test_an_existing_asset_is_kept_unless_forced(capture, asset):

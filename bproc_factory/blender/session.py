@@ -26,6 +26,7 @@ from mathutils import Matrix  # noqa: E402
 
 from bproc_factory.amodal import amodal_canvas, frame_groups  # noqa: E402
 from bproc_factory.blender import animation, passes  # noqa: E402
+from bproc_factory.blender.billboards import CardLibrary, key_cards  # noqa: E402
 from bproc_factory.blender.console import stdout_to  # noqa: E402
 from bproc_factory.blender.devices import use_device  # noqa: E402
 from bproc_factory.blender.environment import Environment  # noqa: E402
@@ -83,6 +84,7 @@ class RenderSession:
             import_blenderproc(str(self._work))
             self._load()
             self._meshes = MeshLibrary(self._work)
+            self._cards = CardLibrary(self._work)
             self._objects: dict[int, bpy.types.Object] = {}
             self._materials: list[bpy.types.Material] = []
         except BaseException:
@@ -122,6 +124,7 @@ class RenderSession:
             t = time.perf_counter()
             if self._scenario.scene_reload:
                 self._meshes = MeshLibrary(self._work)  # datablocks go with the old file
+                self._cards = CardLibrary(self._work)
                 self._load()
             with self.quiet():
                 self._objects = self._apply(plan)
@@ -170,14 +173,19 @@ class RenderSession:
     def _apply(self, plan: ScenePlan) -> dict[int, bpy.types.Object]:
         objects = {}
         for obj in plan.objects:
-            mesh_obj = bproc.object.create_from_blender_mesh(self._meshes.mesh(obj.asset),
-                                                             f"bpf_{obj.instance_id:04d}_{obj.asset.name}")
+            mesh = self._cards.mesh(obj.asset) if obj.asset.billboard else self._meshes.mesh(obj.asset)
+            mesh_obj = bproc.object.create_from_blender_mesh(mesh, f"bpf_{obj.instance_id:04d}_{obj.asset.name}")
             blender_obj = mesh_obj.blender_obj
             bpy.context.collection.objects.unlink(blender_obj)
             self._collection.objects.link(blender_obj)
             mesh_obj.set_local2world_mat(Matrix(obj.obj_to_world.tolist()))
             blender_obj.pass_index = 0 if obj.label == "background" else obj.instance_id
-            if obj.material is not None:
+            if obj.asset.billboard:  # its own copy: each instance shows its own card per frame
+                material = mesh.materials[0].copy()
+                self._materials.append(material)
+                blender_obj.material_slots[0].link = "OBJECT"
+                blender_obj.material_slots[0].material = material
+            elif obj.material is not None:
                 material = build_material(f"bpf_{obj.instance_id:04d}_material", obj.material)
                 self._materials.append(material)
                 blender_obj.material_slots[0].link = "OBJECT"
@@ -194,6 +202,8 @@ class RenderSession:
         animation.clear_keys(self._camera, list(objects.values()))
         animation.key_views(self._camera, views)
         animation.key_object_motion(objects, plan.objects, views)
+        key_cards(self._cards, objects, plan.objects,
+                  [(animation.frame_of(k), v.cam_to_world) for k, v in enumerate(views)])
 
     def _set_intrinsics(self, views: list[ViewPlan], label: bool) -> None:
         canvas = views[0].canvas()
@@ -228,6 +238,8 @@ class RenderSession:
         for obj in plan.objects:
             self._objects[obj.instance_id].matrix_world = Matrix(obj.obj_to_world.tolist())
         animation.key_amodal_frames(self._camera, self._objects, frames)
+        key_cards(self._cards, self._objects, plan.objects,
+                  [(animation.frame_of(k), view.cam_to_world) for k, (view, _) in enumerate(frames)])
         hidden = [o for o in bpy.context.scene.objects
                   if not o.hide_render and o.name not in self._collection.all_objects and o != self._camera]
         for obj in hidden:

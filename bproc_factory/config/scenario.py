@@ -43,6 +43,9 @@ class ObjectGroup(StrictModel):
         default="upright", description="upright; stable: resting on a face of its convex hull; drop: "
                                        "dropped in a random orientation and settled by physics (piles)")
     placement_area: str | None = None
+    render_mode: Literal["mesh", "billboard"] = Field(
+        default="mesh", description="mesh; billboard: an ingested asset as an upright card turned to each "
+                                    "camera, showing the captured view nearest the camera's azimuth")
     size_m: tuple[Positive, Positive, Positive] | None = Field(
         default=None, description="stretch each instance to this width, depth and height (metres) "
                                   "instead of its real size times `scale`: for distractor shapes")
@@ -61,6 +64,13 @@ class ObjectGroup(StrictModel):
         for path in value:
             _existing(path, info, "asset folder")
         return value
+
+    @model_validator(mode="after")
+    def _billboards_stand(self) -> "ObjectGroup":
+        if self.render_mode == "billboard" and (self.pose != "upright" or self.size_m is not None):
+            raise ValueError("render_mode: billboard: cards stand upright at their captured size; use "
+                             "pose: upright (the default), scale, and no size_m")
+        return self
 
 
 class PlacementConfig(StrictModel):

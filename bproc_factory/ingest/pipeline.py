@@ -24,7 +24,7 @@ import trimesh
 import yaml
 
 from bproc_factory.errors import IngestError
-from bproc_factory.ingest import hull
+from bproc_factory.ingest import billboard, hull
 from bproc_factory.ingest.frames import Frame, drop_blurred, drop_near_duplicates, focus_measure, read_frames
 from bproc_factory.ingest.markers import SheetLayout, detect_markers, sheet_like
 from bproc_factory.ingest.segment import clean_mask, make_segmenter, sanity_check
@@ -111,13 +111,14 @@ def ingest(source: Path, opts: IngestOptions, progress: Progress = lambda *_: No
     summary = IngestSummary(final, frame_set.source_frames, len(views), dropped, geometry=geometry.summary(),
                             warnings=list(geometry.warnings))
     summary.mask_confidence = float(np.mean([confidence[f.index] for f in views]))
-    mesh, quality = None, None
+    mesh, quality, carved = None, None, None
     scale, measured = 1.0, None
     if geometry.metric:
         progress("carving the mesh", 0, 1)
         cams = [hull.Camera(geometry.K, geometry.views[f.index].sheet_to_camera, masks[f.index], f.image)
                 for f in views]
         mesh, quality = _mesh(cams, layout, opts)
+        carved = mesh
         measured = float(mesh.bounds[1][2]) if mesh is not None else None
         if opts.height_m and measured:
             scale = opts.height_m / measured
@@ -135,8 +136,23 @@ def ingest(source: Path, opts: IngestOptions, progress: Progress = lambda *_: No
         raise IngestError(f"{source}: the object's size is unknown: no turntable markers were measured, "
                           "so pass --height-m (the object's real height in metres)")
 
+    progress("billboard cards", 0, 1)
+    if geometry.metric:
+        cards, half_w, card_h, ppm = billboard.metric_cards(
+            [(f.image, masks[f.index], geometry.views[f.index].sheet_to_camera, geometry.views[f.index].azimuth_deg,
+              geometry.views[f.index].elevation_deg) for f in views], geometry.K, layout.free_radius_m,
+            None if carved is None else np.asarray(carved.vertices)[:, :2])
+        half_w, card_h, ppm = half_w * scale, card_h * scale, ppm / scale
+        for card in cards:
+            card.offset_m *= scale
+    else:
+        cards, half_w, card_h, ppm = billboard.plain_cards(
+            [(f.image, masks[f.index], geometry.views[f.index].azimuth_deg) for f in views], height)
+    summary.render_modes.append("billboard")
+
     progress("writing the asset", 0, 1)
-    _write_asset(final, source, opts, geometry, views, masks, confidence, mesh, scale, quality, height, summary)
+    board = {"half_width_m": round(half_w, 5), "height_m": round(card_h, 5), "px_per_m": round(ppm, 3), "cards": cards}
+    _write_asset(final, source, opts, geometry, views, masks, confidence, mesh, scale, quality, height, board, summary)
     summary.seconds = time.perf_counter() - t0
     return summary
 
@@ -208,7 +224,7 @@ def _mesh(cams: list[hull.Camera], layout: SheetLayout, opts: IngestOptions) -> 
 
 def _write_asset(final: Path, source: Path, opts: IngestOptions, geometry: TurntableGeometry,
                  views: list[Frame], masks: dict, confidence: dict, mesh, scale: float,
-                 quality: dict | None, height: float, summary: IngestSummary) -> None:
+                 quality: dict | None, height: float, board: dict, summary: IngestSummary) -> None:
     opts.assets_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{opts.name}.partial-", dir=opts.assets_dir))
     try:
@@ -233,6 +249,15 @@ def _write_asset(final: Path, source: Path, opts: IngestOptions, geometry: Turnt
                 rec["sheet_to_camera"] = np.round(view.sheet_to_camera, 6).tolist()
                 rec["marker_residual_px"] = round(view.residual_px, 3)
             records.append(rec)
+        (tmp / "billboard").mkdir()
+        card_records = []
+        for k, card in enumerate(board["cards"]):
+            _write_png(tmp / "billboard" / f"{k:03d}.png", card.rgba)
+            rec = {"file": f"billboard/{k:03d}.png", "angle_deg": round(card.angle_deg, 3),
+                   "offset_m": round(card.offset_m, 5)}
+            if card.elevation_deg is not None:
+                rec["elevation_deg"] = round(card.elevation_deg, 3)
+            card_records.append(rec)
         _write_png(tmp / "preview.png", contact_sheet([np.dstack([f.image, masks[f.index].astype(np.uint8) * 255])
                                                         for f in views]))
         spec: dict = {"name": opts.name, "category": opts.category}
@@ -248,6 +273,7 @@ def _write_asset(final: Path, source: Path, opts: IngestOptions, geometry: Turnt
             "source": source.name, "source_sha256": _sha256(source), "segmenter": opts.segmenter,
             "height_m": round(height, 4), "render_modes": summary.render_modes,
             "cameras": geometry.summary(), "views": records,
+            "billboard": {k: v for k, v in board.items() if k != "cards"} | {"cards": card_records},
             "dropped_frames": summary.dropped,
             "mask_confidence_mean": round(summary.mask_confidence, 4),
             "mesh_quality": None if quality is None else {k: v for k, v in quality.items() if k != "silhouette_iou"}
