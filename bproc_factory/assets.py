@@ -208,6 +208,27 @@ def _load_billboard(folder: Path, spec: AssetSpec, spec_path: Path) -> Asset:
                  hull_canonical=hull, billboard=Billboard(half, height, cards))
 
 
+def billboard_elevation_warnings(loaded: LoadedScenario, groups: list[list[Asset]],
+                                 tolerance_deg: float = 15.0) -> list[str]:
+    """Billboard groups whose camera elevations leave the captured elevations by more than
+    ``tolerance_deg``: a card only shows the right silhouette near the elevation it was filmed at."""
+    lo, hi = loaded.scenario.camera_or_default.elevation_deg.support()
+    out = []
+    for g, (group, assets) in enumerate(zip(loaded.scenario.objects, groups)):
+        if group.render_mode != "billboard":
+            continue
+        for asset in assets:
+            elevations = [c.elevation_deg for c in asset.billboard.cards if c.elevation_deg is not None]
+            if not elevations:
+                out.append(f"objects[{g}]: billboard '{asset.name}' has no measured capture elevation (filmed "
+                           "without turntable markers); its cards suit cameras near that unknown elevation only")
+            elif lo < min(elevations) - tolerance_deg or hi > max(elevations) + tolerance_deg:
+                out.append(f"objects[{g}]: billboard '{asset.name}' was captured at {min(elevations):.0f}-"
+                           f"{max(elevations):.0f} deg elevation but camera.elevation_deg spans {lo:.0f}-{hi:.0f} "
+                           f"deg; keep it within {tolerance_deg:.0f} deg of the capture, or use render_mode: mesh")
+    return out
+
+
 def asset_folders(path: Path) -> list[Path]:
     """``path`` if it is an asset folder, else the asset folders directly inside it (a library of
     assets, such as ``assets/distractors``), sorted by name."""

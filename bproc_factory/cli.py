@@ -257,7 +257,7 @@ def check(config: ConfigArg, set_: SetOpt = None,
           scenes: Annotated[int, typer.Option(min=0, help="Scenes to plan as a placement trial.")] = 3,
           ) -> None:
     """Validate a config, its assets and scene, and trial-plan a few scenes, without rendering."""
-    from bproc_factory.assets import resolve_assets
+    from bproc_factory.assets import billboard_elevation_warnings, resolve_assets
     from bproc_factory.categories import category_ids
     from bproc_factory.config.loader import load_scenario
     from bproc_factory.fit import check_fit
@@ -272,6 +272,8 @@ def check(config: ConfigArg, set_: SetOpt = None,
         v = loaded.scenario.views_per_scene
         for s in range(scenes):
             plan_scene(loaded, assets, info, 0, s, list(range(s * v, s * v + v)))
+    for warning in billboard_elevation_warnings(loaded, assets):
+        err.print(f"[yellow]warning:[/] {escape(warning)}")
     areas = ", ".join(f"{a.name} ({a.size_xy[0]:.2f} x {a.size_xy[1]:.2f} m)" for a in info.placement_areas)
     _say(f"OK {loaded.path}\n  scene: {loaded.resolve(loaded.scenario.scene)}\n"
          f"  placement areas: {areas}\n  categories: {categories}\n  config sha256: {loaded.sha256}")
@@ -472,9 +474,11 @@ def preview(config: ConfigArg,
 @app.command()
 def ingest(source: Annotated[Path, typer.Argument(help="Turntable or walk-around video, or a folder of photos.",
                                                   show_default=False)],
-           name: Annotated[str, typer.Option(help="Asset name (the folder's name).")],
-           category: Annotated[str, typer.Option(help="Category label for the dataset.")],
-           output: Annotated[Path, typer.Option("-o", "--output", help="Assets folder to write NAME/ into.")],
+           name: Annotated[Optional[str], typer.Option(help="Asset name (the folder's name); with --each, a "
+                                                            "prefix for the photos' names.")] = None,
+           category: Annotated[str, typer.Option(help="Category label for the dataset.")] = "",
+           output: Annotated[Path, typer.Option("-o", "--output", help="Assets folder to write NAME/ into.")] =
+           Path("assets"),
            height_m: Annotated[Optional[float], typer.Option(
                min=0.001, help="Real height of the object in metres (needed without turntable markers; with "
                                "them it overrides the measured height).")] = None,
@@ -482,13 +486,22 @@ def ingest(source: Annotated[Path, typer.Argument(help="Turntable or walk-around
                                                        "(green/blue screen).")] = "u2netp",
            max_views: Annotated[int, typer.Option(min=6, help="Views kept, spread evenly around the object.")] = 72,
            force: Annotated[bool, typer.Option(help="Replace an existing asset folder of that name.")] = False,
+           each: Annotated[bool, typer.Option(help="SOURCE is a folder of photos of different items (product "
+                                                   "shots, generated images): one billboard asset per photo.")]
+           = False,
            quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
-    """Turn a capture of one object into an asset folder: segmented views, masks and (with the
-    turntable sheet's markers) a textured mesh."""
+    """Turn a capture of one object into an asset folder: segmented views, masks, billboard cards
+    and (with the turntable sheet's markers) a textured mesh; or, with --each, one single-card
+    billboard asset per photo."""
     from bproc_factory.ingest.pipeline import IngestOptions, ingest as run_ingest
 
-    opts = IngestOptions(name=name, category=category, assets_dir=output, height_m=height_m,
+    if not category or (not name and not each):
+        _fail(ValueError("give --category, and --name (except with --each)"))
+    opts = IngestOptions(name=name or "", category=category, assets_dir=output, height_m=height_m,
                          segmenter=segmenter, max_views=max_views, force=force)
+    if each:
+        _ingest_each(source, opts, quiet)
+        return
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=err, disable=quiet, transient=True)
     task = progress.add_task("ingest", total=1)
@@ -513,6 +526,18 @@ def ingest(source: Annotated[Path, typer.Argument(help="Turntable or walk-around
         _say(f"  dropped {frame}: {reason}")
     if len(summary.dropped) > 20:
         _say(f"  ... and {len(summary.dropped) - 20} more (all listed in asset.yaml, capture.dropped_frames)")
+
+
+def _ingest_each(source: Path, opts, quiet: bool) -> None:
+    from bproc_factory.ingest.photos import ingest_each
+
+    with _errors_reported():
+        summaries, failed = ingest_each(source, opts)
+    for s in summaries:
+        _say(f"  {s.folder.name}: mask confidence {s.mask_confidence:.3f} -> {s.folder}")
+    for photo, reason in failed.items():
+        err.print(f"[yellow]skipped[/] {escape(photo)}: {escape(reason)}")
+    _say(f"Ingested {len(summaries)} of {len(summaries) + len(failed)} photos as billboard assets -> {opts.assets_dir}")
 
 
 @app.command("turntable-sheet")

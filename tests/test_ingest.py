@@ -179,6 +179,64 @@ def test_billboard_renders_face_the_camera_with_masks_equal_to_the_card_alpha(as
     assert len(cards_shown) > 1  # different azimuths show different captured views
 
 
+def test_check_warns_when_cameras_leave_the_captured_elevations(asset, pedestal_scene, tmp_path):
+    config = tiny_config(scene=str(pedestal_scene),
+                         objects=[{"assets": [str(asset)], "count": 1, "render_mode": "billboard"}])
+    config["camera"]["elevation_deg"] = {"uniform": [60, 85]}
+    result = cli("check", write_config(tmp_path, config), check=True)
+    assert "captured at 35-36 deg elevation" in " ".join(result.stderr.split())
+    config["camera"]["elevation_deg"] = {"uniform": [25, 45]}
+    assert "captured at" not in cli("check", write_config(tmp_path, config), check=True).stderr
+
+
+def test_a_folder_of_turntable_photos_ingests_like_the_video(capture, tmp_path):
+    cap = cv2.VideoCapture(str(capture / "capture.mp4"))
+    (tmp_path / "photos").mkdir()
+    for k in range(24):
+        ok, image = cap.read()
+        if k % 2 == 0:
+            cv2.imwrite(str(tmp_path / "photos" / f"IMG_{k:04d}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    cli("ingest", tmp_path / "photos", "--name", "house", "--category", "toy", "-o", tmp_path / "assets", "-q",
+        check=True)
+    spec = yaml.safe_load((tmp_path / "assets" / "house" / "asset.yaml").read_text())["capture"]
+    assert len(spec["views"]) == 12 and spec["cameras"]["method"] == "aruco"
+    assert spec["source"] == "photos" and len(spec["source_sha256"]) == 64
+
+
+def test_single_product_photos_become_billboard_assets_that_render(pedestal_scene, tmp_path):
+    photos = tmp_path / "shop"
+    photos.mkdir()
+    for name, colour in (("red_bottle", (40, 40, 200)), ("blue_box", (200, 90, 30))):
+        image = np.full((200, 160, 3), 245, np.uint8)  # a white product-shot background
+        if name == "red_bottle":
+            cv2.rectangle(image, (55, 70), (105, 180), colour, -1)
+            cv2.rectangle(image, (70, 30), (90, 70), colour, -1)
+        else:
+            cv2.rectangle(image, (40, 50), (120, 170), colour, -1)
+        cv2.putText(image, "AB", (60, 130), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2)
+        cv2.imwrite(str(photos / f"{name}.png"), image)
+    cv2.imwrite(str(photos / "empty.png"), np.full((200, 160, 3), 245, np.uint8))
+    result = cli("ingest", photos, "--each", "--category", "foreign_object", "--height-m", "0.2",
+                 "-o", tmp_path / "assets", "-q", check=True)
+    assert "Ingested 2 of 3 photos" in result.stdout and "empty.png" in result.stderr
+    for name in ("red_bottle", "blue_box"):
+        spec = yaml.safe_load((tmp_path / "assets" / name / "asset.yaml").read_text())
+        assert spec["category"] == "foreign_object" and "mesh" not in spec
+        assert spec["capture"]["render_modes"] == ["billboard"] and spec["capture"]["height_m"] == 0.2
+    bottle = cv2.imread(str(tmp_path / "assets" / "red_bottle" / "masks" / "000.png"), cv2.IMREAD_GRAYSCALE) > 0
+    truth = np.zeros((200, 160), bool)
+    truth[70:181, 55:106] = truth[30:71, 70:91] = True
+    assert hull.iou(bottle, truth) >= 0.95
+    config = tiny_config(scene=str(pedestal_scene), objects=[
+        {"assets": [str(tmp_path / "assets")], "count": 2, "render_mode": "billboard"}])
+    cli("render", write_config(tmp_path, config), "-o", tmp_path / "out", "-n", 2, "-q", check=True)
+    assert "OK" in cli("validate", tmp_path / "out", check=True).stdout
+    # in mesh mode the same assets are refused with the reason
+    config["objects"][0]["render_mode"] = "mesh"
+    refused = cli("check", write_config(tmp_path, config))
+    assert refused.returncode == 2 and "billboard-only" in refused.stderr
+
+
 def test_an_existing_asset_is_kept_unless_forced(capture, asset):
     before = (asset / "asset.yaml").read_bytes()
     result = cli("ingest", capture / "capture.mp4", "--name", "house", "--category", "toy", "-o", asset.parent, "-q")

@@ -152,7 +152,7 @@ def ingest(source: Path, opts: IngestOptions, progress: Progress = lambda *_: No
 
     progress("writing the asset", 0, 1)
     board = {"half_width_m": round(half_w, 5), "height_m": round(card_h, 5), "px_per_m": round(ppm, 3), "cards": cards}
-    _write_asset(final, source, opts, geometry, views, masks, confidence, mesh, scale, quality, height, board, summary)
+    write_asset(final, source, opts, geometry, views, masks, confidence, mesh, scale, quality, height, board, summary)
     summary.seconds = time.perf_counter() - t0
     return summary
 
@@ -222,9 +222,10 @@ def _mesh(cams: list[hull.Camera], layout: SheetLayout, opts: IngestOptions) -> 
     return mesh, quality
 
 
-def _write_asset(final: Path, source: Path, opts: IngestOptions, geometry: TurntableGeometry,
-                 views: list[Frame], masks: dict, confidence: dict, mesh, scale: float,
-                 quality: dict | None, height: float, board: dict, summary: IngestSummary) -> None:
+def write_asset(final: Path, source: Path, opts: IngestOptions, geometry: TurntableGeometry,
+                views: list[Frame], masks: dict, confidence: dict, mesh, scale: float,
+                quality: dict | None, height: float, board: dict, summary: IngestSummary) -> None:
+    """The asset folder, built beside ``final`` and renamed into place only when whole."""
     opts.assets_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{opts.name}.partial-", dir=opts.assets_dir))
     try:
@@ -241,7 +242,7 @@ def _write_asset(final: Path, source: Path, opts: IngestOptions, geometry: Turnt
             _write_png(tmp / "views" / f"{k:03d}.png", rgba)
             _write_png(tmp / "masks" / f"{k:03d}.png", mask.astype(np.uint8) * 255)
             view = geometry.views[f.index]
-            rec = {"file": f"views/{k:03d}.png", "mask": f"masks/{k:03d}.png", "frame": f.index,
+            rec = {"file": f"views/{k:03d}.png", "mask": f"masks/{k:03d}.png", "frame": f.index, "source": f.name,
                    "angle_deg": round(view.azimuth_deg, 3), "mask_confidence": round(confidence[f.index], 4),
                    "crop_box": [x0, y0, x1 - x0, y1 - y0]}
             if view.sheet_to_camera is not None:

@@ -66,8 +66,9 @@ class SaliencySegmenter:
         rgb = (rgb - np.array([0.485, 0.456, 0.406], np.float32)) / np.array([0.229, 0.224, 0.225], np.float32)
         session = self._session
         out = session.run(None, {session.get_inputs()[0].name: rgb.transpose(2, 0, 1)[None]})[0][0, 0]
-        lo, hi = float(out.min()), float(out.max())
-        prob = (out - lo) / max(hi - lo, 1e-6)
+        # the model ends in a sigmoid: keep its probabilities (rembg's min-max stretch would turn a
+        # frame with nothing salient into a confident blob)
+        prob = np.clip(out, 0.0, 1.0)
         h, w = image.shape[:2]
         return cv2.resize(prob.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
 
