@@ -21,6 +21,7 @@ class Frame:
     index: int
     image: np.ndarray
     name: str
+    focus: float | None = None  # focus measure, once computed
 
 
 @dataclass
@@ -86,15 +87,17 @@ def _read_photos(folder: Path) -> FrameSet:
     return FrameSet(frames, len(paths), size=(w, h))
 
 
-def focus_measure(image: np.ndarray) -> float:
-    """Variance of the Laplacian of the grey image: low for blurred frames."""
-    return float(cv2.Laplacian(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var())
+def focus_measure(frame: Frame) -> float:
+    """Variance of the Laplacian of the grey image: low for blurred frames (cached on the frame)."""
+    if frame.focus is None:
+        frame.focus = float(cv2.Laplacian(cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var())
+    return frame.focus
 
 
 def drop_blurred(frames: FrameSet, ratio: float = 0.35) -> None:
     """Reject frames whose focus measure is below ``ratio`` times the median (motion blur from a
     jerky hand or turntable)."""
-    scores = {f.index: focus_measure(f.image) for f in frames.frames}
+    scores = {f.index: focus_measure(f) for f in frames.frames}
     floor = ratio * float(np.median(list(scores.values())))
     keep = []
     for f in frames.frames:

@@ -8,6 +8,7 @@ the turntable and stand the object inside the ring.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -62,12 +63,17 @@ class SheetLayout:
         return half + xy[0] * px_per_m, half - xy[1] * px_per_m
 
 
+@lru_cache(maxsize=4)
+def _sheet(layout: SheetLayout, px_per_m: float) -> np.ndarray:
+    return layout.sheet_image(px_per_m)
+
+
 def sheet_like(image: np.ndarray, sheet_to_camera: np.ndarray, K: np.ndarray, layout: SheetLayout,
                px_per_m: float = 2000.0) -> np.ndarray:
     """Pixels that look like the printed sheet where the measured pose puts it: unsaturated paper
     (in light or in the object's shadow) where the sheet is white, dark where a marker is."""
     h, w = image.shape[:2]
-    sheet = layout.sheet_image(px_per_m)
+    sheet = _sheet(layout, px_per_m)
     half = layout.sheet_m * px_per_m / 2
     # sheet image pixel (col, row) -> sheet (x, y, 0) -> image
     to_sheet = np.array([[1 / px_per_m, 0, -half / px_per_m], [0, -1 / px_per_m, half / px_per_m], [0, 0, 1]])

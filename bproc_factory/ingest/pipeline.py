@@ -26,7 +26,7 @@ import yaml
 from bproc_factory.errors import IngestError
 from bproc_factory.ingest import billboard, hull
 from bproc_factory.ingest.frames import Frame, drop_blurred, drop_near_duplicates, focus_measure, read_frames
-from bproc_factory.ingest.markers import SheetLayout, detect_markers, sheet_like
+from bproc_factory.ingest.markers import SheetLayout, sheet_like
 from bproc_factory.ingest.segment import clean_mask, make_segmenter, sanity_check
 from bproc_factory.sensor.pipeline import srgb_decode
 from bproc_factory.ingest.turntable import TurntableGeometry, estimate_geometry
@@ -161,7 +161,7 @@ def choose_views(frames: list[Frame], geometry: TurntableGeometry, max_views: in
     """At most ``max_views`` frames spread evenly over the revolution: the sharpest frame of each
     equal azimuth bin (a slow part of a hand-spun turn gives many frames for one angle)."""
     bins: dict[int, Frame] = {}
-    score = {f.index: focus_measure(f.image) for f in frames}
+    score = {f.index: focus_measure(f) for f in frames}
     for f in frames:
         b = int(geometry.views[f.index].azimuth_deg / (360.0 / max_views)) % max_views
         if b not in bins or score[f.index] > score[bins[b].index]:
@@ -188,7 +188,7 @@ def _allowed_region(frame: Frame, geometry: TurntableGeometry, layout: SheetLayo
     else:
         allowed[:] = 1
     markers = np.zeros((h, w), np.uint8)
-    for quad in detect_markers(cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY), layout).values():
+    for quad in geometry.markers.get(frame.index, {}).values():
         cv2.fillConvexPoly(markers, np.round(quad).astype(np.int32), 1)
     markers = cv2.dilate(markers, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
     return (allowed == 1) & (markers == 0)

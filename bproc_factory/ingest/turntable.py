@@ -40,6 +40,7 @@ class TurntableGeometry:
     views: dict[int, ViewGeometry]
     rejected: dict[int, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    markers: dict[int, dict[int, np.ndarray]] = field(default_factory=dict)  # frame -> id -> corners
 
     @property
     def metric(self) -> bool:
@@ -67,7 +68,9 @@ def estimate_geometry(frames: list[Frame], layout: SheetLayout) -> TurntableGeom
     usable = {i: m for i, m in found.items() if len(m) >= MIN_MARKERS}
     if len(usable) >= max(3, len(frames) // 2):
         h, w = frames[0].image.shape[:2]
-        return _from_markers(usable, found, layout, (w, h))
+        geometry = _from_markers(usable, found, layout, (w, h))
+        geometry.markers = found
+        return geometry
     return constant_speed(frames, note=f"turntable markers found in {len(usable)} of {len(frames)} frames")
 
 
