@@ -67,6 +67,8 @@ class IngestSummary:
 
 
 def ingest(source: Path, opts: IngestOptions, progress: Progress = lambda *_: None) -> IngestSummary:
+    """Turn one capture into ``opts.assets_dir / opts.name``; raises IngestError naming the file
+    and frames at fault, leaving nothing behind."""
     t0 = time.perf_counter()
     final = opts.assets_dir / opts.name
     if final.exists() and not opts.force:
