@@ -6,7 +6,7 @@ import pytest
 import trimesh
 import yaml
 
-from bproc_factory.assets import load_asset, load_mesh
+from bproc_factory.assets import Billboard, BillboardCard, load_asset, load_mesh
 from bproc_factory.config.loader import ConfigError
 from conftest import DEMO_ASSETS
 
@@ -84,3 +84,28 @@ def test_missing_mesh_file_is_named(tmp_path):
 def test_folder_without_asset_yaml_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="not an asset folder"):
         load_asset(tmp_path)
+
+
+def _board(cards) -> Billboard:
+    return Billboard(0.05, 0.2, tuple(BillboardCard(Path(f"{k}.png"), a, e, off) for k, (a, e, off) in enumerate(cards)))
+
+
+def test_billboard_shows_the_card_nearest_in_azimuth_then_elevation():
+    board = _board([(0.0, 20.0, 0.0), (90.0, 20.0, 0.0), (350.0, 50.0, 0.0), (180.0, None, 0.0)])
+    assert board.nearest(80.0) == 1
+    assert board.nearest(355.0, 20.0) == 0  # the 20-degree ring wins at a low camera...
+    assert board.nearest(355.0, 48.0) == 2  # ...the 50-degree ring at a high one
+    assert board.nearest(-170.0 % 360) == 3  # azimuths wrap around
+
+
+def test_billboard_faces_the_camera_from_its_offset_plane():
+    board = _board([(0.0, None, 0.03), (90.0, None, 0.01)])
+    obj_to_world = np.eye(4)
+    obj_to_world[:3, 3] = [1.0, 2.0, 0.5]
+    cam = np.eye(4)
+    cam[:3, 3] = [1.0, 5.0, 1.0]  # straight along +y from the object: azimuth 90 degrees
+    matrix, card = board.facing(obj_to_world, cam)
+    assert card == 1
+    front = matrix[:3, :3] @ np.array([0.0, -1.0, 0.0])  # the card's front is its local -y
+    assert np.allclose(front, [0.0, 1.0, 0.0], atol=1e-9)
+    assert np.allclose(matrix[:3, 3], [1.0, 2.01, 0.5])  # moved by the card's offset towards the camera
