@@ -202,6 +202,43 @@ def test_a_local_ray_farm_makes_the_single_process_dataset_and_resumes(tmp_path)
     cli("validate", dataset, check=True)
 
 
+def _shard_renders(output: Path) -> dict[int, bytes]:
+    """Pid -> shard ("I/N") of the shard render processes Ray tasks started for ``output``."""
+    out = {}
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"--shard" in args and any(str(output).encode() in a for a in args):
+            out[int(cmdline.parent.name)] = args[args.index(b"--shard") + 1]
+    return out
+
+
+def test_a_ray_task_whose_render_is_killed_is_retried_and_no_image_is_lost(tmp_path):
+    pytest.importorskip("ray")
+    config = write_config(tmp_path, tiny_config())
+    farm = subprocess.Popen([sys.executable, "-m", "bproc_factory", "farm", str(config), "-o", str(tmp_path / "farm"),
+                             "-n", "6", "--shards", "2", "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "COLUMNS": "200"})
+    deadline = time.time() + 120
+    while not (victims := _shard_renders(tmp_path / "farm")) and time.time() < deadline:
+        time.sleep(0.05)
+    assert victims, "no shard render started"
+    victim, shard = next(iter(victims.items()))
+    os.kill(victim, signal.SIGKILL)
+    retried = False
+    while farm.poll() is None and not retried:  # Ray runs the task again: a new render of that shard
+        retried = any(pid != victim and s == shard for pid, s in _shard_renders(tmp_path / "farm").items())
+        time.sleep(0.02)
+    stdout, stderr = farm.communicate(timeout=600)
+    assert retried
+    assert farm.returncode == 0, stderr
+    dataset = tmp_path / "farm" / "dataset"
+    assert sorted(p.name for p in (dataset / "meta").iterdir()) == [f"{i:06d}.json" for i in range(6)]
+    cli("validate", dataset, check=True)
+
+
 def _limit_file_size() -> None:
     """In the child: files may not grow past 40 kB (EFBIG, like a full disk) instead of a signal."""
     import resource
