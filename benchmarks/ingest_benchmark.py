@@ -30,7 +30,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from bproc_factory.ingest import hull  # noqa: E402
-from bproc_factory.ingest.billboard import TEXEL_CENTRE  # noqa: E402
+from bproc_factory.ingest.billboard import TEXEL_CENTRE, card_plane_to_image  # noqa: E402
 from bproc_factory.ingest.pipeline import Y_UP  # noqa: E402
 
 
@@ -54,9 +54,7 @@ def _quality(capture: Path, asset: Path) -> dict:
         expected = (-90.0 - truth["turntable_angle_deg"][view["frame"]]) % 360
         angle_err.append(abs((view["angle_deg"] - expected + 180) % 360 - 180))
         alpha = cv2.imread(str(asset / card["file"]), cv2.IMREAD_UNCHANGED)[..., 3]
-        T, a = np.array(view["sheet_to_camera"]), np.radians(card["angle_deg"])
-        origin = card["offset_m"] * np.array([np.cos(a), np.sin(a), 0])
-        plane = K @ np.column_stack([T[:3, :3] @ [-np.sin(a), np.cos(a), 0], T[:3, 2], T[:3, :3] @ origin + T[:3, 3]])
+        plane = card_plane_to_image(K, np.array(view["sheet_to_camera"]), card["angle_deg"], card["offset_m"])
         ppm = alpha.shape[1] / (2 * board["half_width_m"])
         to_plane = np.array([[1 / ppm, 0, -board["half_width_m"]], [0, -1 / ppm, board["height_m"]], [0, 0, 1]])
         shown = cv2.warpPerspective(alpha, plane @ to_plane @ TEXEL_CENTRE, (w, h), flags=cv2.INTER_NEAREST) > 0
@@ -135,7 +133,7 @@ def main() -> None:
             ("mesh faces", f"{q.get('faces', 0)}", ""),
             ("billboard card silhouette IoU, mean", f"{q['card_iou_mean']:.3f}", ""),
             (f"ingest time, {args.frames} frames {args.size} (s)", f"{seconds:.1f}", ""),
-            (f"ingest time, 10 s 720p video, 300 frames (s)", f"{seconds_720:.1f}", "<= 60"),
+            ("ingest time, 10 s 720p video, 300 frames (s)", f"{seconds_720:.1f}", "<= 60"),
             ("  views kept from the 720p video", f"{len(spec720['views'])}", "")]
     for name, value, target in rows:
         print(f"{name:<40}{value:>12}{target:>12}")

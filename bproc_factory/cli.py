@@ -500,7 +500,7 @@ def ingest(source: Annotated[Path, typer.Argument(help="Turntable or walk-around
     opts = IngestOptions(name=name or "", category=category, assets_dir=output, height_m=height_m,
                          segmenter=segmenter, max_views=max_views, force=force)
     if each:
-        _ingest_each(source, opts, quiet)
+        _ingest_each(source, opts)
         return
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=err, disable=quiet, transient=True)
@@ -528,7 +528,7 @@ def ingest(source: Annotated[Path, typer.Argument(help="Turntable or walk-around
         _say(f"  ... and {len(summary.dropped) - 20} more (all listed in asset.yaml, capture.dropped_frames)")
 
 
-def _ingest_each(source: Path, opts, quiet: bool) -> None:
+def _ingest_each(source: Path, opts) -> None:
     from bproc_factory.ingest.photos import ingest_each
 
     with _errors_reported():

@@ -29,10 +29,10 @@ def _signed_distance(mask: np.ndarray) -> np.ndarray:
     return (inside - outside + np.where(mask, -0.5, 0.5)).astype(np.float32)
 
 
-def _project(cam: Camera, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def project(K: np.ndarray, sheet_to_camera: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pixel coordinates (N x 2) and depths of sheet-frame points."""
-    cam_pts = points @ cam.sheet_to_camera[:3, :3].T + cam.sheet_to_camera[:3, 3]
-    uvw = cam_pts @ cam.K.T
+    cam_pts = points @ sheet_to_camera[:3, :3].T + sheet_to_camera[:3, 3]
+    uvw = cam_pts @ K.T
     return uvw[:, :2] / uvw[:, 2:3], cam_pts[:, 2]
 
 
@@ -47,7 +47,7 @@ def carve(cameras: list[Camera], lo: np.ndarray, hi: np.ndarray, resolution: int
     value = np.full(len(pts), np.inf, np.float32)
     for cam in cameras:
         sd = _signed_distance(cam.mask)
-        uv, depth = _project(cam, pts)
+        uv, depth = project(cam.K, cam.sheet_to_camera, pts)
         sampled = _sample(sd, uv)
         sampled[depth <= 0] = OUTSIDE
         np.minimum(value, sampled, out=value)
@@ -103,7 +103,7 @@ def vertex_colours(mesh: trimesh.Trimesh, cameras: list[Camera]) -> np.ndarray:
         to_cam = centre - verts
         to_cam /= np.linalg.norm(to_cam, axis=1, keepdims=True)
         facing = np.clip(np.sum(normals * to_cam, axis=1), 0, None) ** 4
-        uv, _ = _project(cam, verts)
+        uv, _ = project(cam.K, cam.sheet_to_camera, verts)
         h, w = cam.mask.shape
         x = np.clip(np.round(uv[:, 0]).astype(int), 0, w - 1)
         y = np.clip(np.round(uv[:, 1]).astype(int), 0, h - 1)
@@ -117,7 +117,7 @@ def vertex_colours(mesh: trimesh.Trimesh, cameras: list[Camera]) -> np.ndarray:
 
 def silhouette(mesh: trimesh.Trimesh, cam: Camera) -> np.ndarray:
     """The mesh's silhouette in a view (bool mask), by filling its projected triangles."""
-    uv, _ = _project(cam, np.asarray(mesh.vertices))
+    uv, _ = project(cam.K, cam.sheet_to_camera, np.asarray(mesh.vertices))
     tris = np.round(uv[np.asarray(mesh.faces)] * 16).astype(np.int32)  # 4 bits of sub-pixel precision
     out = np.zeros(cam.mask.shape, np.uint8)
     for tri in tris:  # fillPoly would treat overlapping triangles as holes (even-odd rule)

@@ -6,7 +6,6 @@ the asset folder, written beside its final name and renamed into place only when
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -23,6 +22,7 @@ import numpy as np
 import trimesh
 import yaml
 
+from bproc_factory.assets import tree_sha256
 from bproc_factory.errors import IngestError
 from bproc_factory.ingest import billboard, hull
 from bproc_factory.ingest.frames import Frame, drop_blurred, drop_near_duplicates, focus_measure, read_frames
@@ -183,8 +183,7 @@ def _allowed_region(frame: Frame, geometry: TurntableGeometry, layout: SheetLayo
     ring = np.array([[r * math.cos(a), r * math.sin(a)] for a in np.linspace(0, 2 * math.pi, 72, endpoint=False)])
     top = 3 * r
     pts = np.concatenate([np.c_[ring, np.zeros(len(ring))], np.c_[ring, np.full(len(ring), top)]])
-    cam = hull.Camera(geometry.K, view.sheet_to_camera, np.zeros((h, w), bool), frame.image)
-    uv, depth = hull._project(cam, pts)
+    uv, depth = hull.project(geometry.K, view.sheet_to_camera, pts)
     if (depth > 0).all():
         cv2.fillConvexPoly(allowed, cv2.convexHull(np.round(uv).astype(np.int32)), 1)
     else:
@@ -273,7 +272,7 @@ def write_asset(final: Path, source: Path, opts: IngestOptions, geometry: Turnta
         if quality is not None:
             (tmp / "quality.json").write_text(json.dumps(quality, indent=1))
         spec["capture"] = {
-            "source": source.name, "source_sha256": _sha256(source), "segmenter": opts.segmenter,
+            "source": source.name, "source_sha256": tree_sha256(source), "segmenter": opts.segmenter,
             "height_m": round(height, 4), "render_modes": summary.render_modes,
             "cameras": geometry.summary(), "views": records,
             "billboard": {k: v for k, v in board.items() if k != "cards"} | {"cards": card_records},
@@ -318,17 +317,6 @@ def contact_sheet(rgba_images: list[np.ndarray], cell: int = 128, columns: int =
 def _write_png(path: Path, image: np.ndarray) -> None:
     if not cv2.imwrite(str(path), image):
         raise IngestError(f"{path}: cannot write")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
-    for p in files:
-        h.update(p.name.encode() if path.is_dir() else b"")
-        with open(p, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
 
 
 def _frame_name(frames: list[Frame], index: int) -> str:

@@ -140,17 +140,10 @@ def _grabcut_band(image: np.ndarray, mask: np.ndarray, allowed: np.ndarray | Non
         gc[~allowed] = cv2.GC_BGD
     ys, xs = np.nonzero(outer)
     pad = 4 * band
-    y0, y1 = max(ys.min() - pad, 0), min(ys.max() + pad + 1, mask.shape[0])
-    x0, x1 = max(xs.min() - pad, 0), min(xs.max() + pad + 1, mask.shape[1])
-    sub = gc[y0:y1, x0:x1].copy()
-    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    try:
-        cv2.grabCut(image[y0:y1, x0:x1], sub, None, bgd, fgd, 2, cv2.GC_INIT_WITH_MASK)
-    except cv2.error:  # a degenerate colour model (e.g. a flat frame): keep the saliency mask
-        return mask
-    out = np.zeros_like(mask)
-    out[y0:y1, x0:x1] = (sub == cv2.GC_FGD) | (sub == cv2.GC_PR_FGD)
-    return out
+    box = (max(ys.min() - pad, 0), min(ys.max() + pad + 1, mask.shape[0]),
+           max(xs.min() - pad, 0), min(xs.max() + pad + 1, mask.shape[1]))
+    out = _grabcut_in(image, gc, box, 2)
+    return mask if out is None else out
 
 
 def _grabcut_seeded(image: np.ndarray, mask: np.ndarray, allowed: np.ndarray | None,
@@ -171,14 +164,21 @@ def _grabcut_seeded(image: np.ndarray, mask: np.ndarray, allowed: np.ndarray | N
     if not core.any():
         return mask & ~background
     ys, xs = np.nonzero(near)
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    out = _grabcut_in(image, gc, (ys.min(), ys.max() + 1, xs.min(), xs.max() + 1), 4)
+    return mask & ~background if out is None else out
+
+
+def _grabcut_in(image: np.ndarray, gc: np.ndarray, box: tuple[int, int, int, int], iterations: int) -> np.ndarray | None:
+    """GrabCut of the seeded labels ``gc`` inside ``box`` (y0, y1, x0, x1); the foreground mask
+    of the frame, or None when the colour models are degenerate (e.g. a flat frame)."""
+    y0, y1, x0, x1 = box
     sub = gc[y0:y1, x0:x1].copy()
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     try:
-        cv2.grabCut(image[y0:y1, x0:x1], sub, None, bgd, fgd, 4, cv2.GC_INIT_WITH_MASK)
+        cv2.grabCut(image[y0:y1, x0:x1], sub, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
     except cv2.error:
-        return mask & ~background
-    out = np.zeros_like(mask)
+        return None
+    out = np.zeros(gc.shape, bool)
     out[y0:y1, x0:x1] = (sub == cv2.GC_FGD) | (sub == cv2.GC_PR_FGD)
     return out
 
