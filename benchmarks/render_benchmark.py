@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bproc_factory.runner import STAGES, render_dataset
+from bproc_factory.run.job import STAGES, render_dataset
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bproc_factory.dataset import Dataset, coco_record
-from bproc_factory.labels import annotations
+from bproc_factory.dataset.folder import Dataset, coco_record
+from bproc_factory.labels.annotations import annotations
 from bproc_factory.qa.validate import validate
 
 W, H, INSTANCES = 640, 480, 6

@@ -61,15 +61,15 @@ def _errors_reported(progress: Progress | None = None, stop: "_StopOnSignal | No
     """Turn the library's errors into one-paragraph messages and exit codes: 2 for bad input,
     1 for a failed render, 130/143 for a requested stop."""
     from bproc_factory.config.loader import ConfigError
-    from bproc_factory.dataset import DatasetError
-    from bproc_factory.distortion import DistortionError
+    from bproc_factory.dataset.folder import DatasetError
+    from bproc_factory.sensor.distortion import DistortionError
     from bproc_factory.errors import IngestError, RenderError, SceneError, Stopped
-    from bproc_factory.export.yolo import ExportError
-    from bproc_factory.sensor.compare import CompareError
+    from bproc_factory.dataset.yolo import ExportError
+    from bproc_factory.qa.compare import CompareError
     from bproc_factory.sensor.fit import FitError
-    from bproc_factory.merge import MergeError
-    from bproc_factory.placement import PlacementError
-    from bproc_factory.qa.records import NotADatasetError
+    from bproc_factory.dataset.merge import MergeError
+    from bproc_factory.plan.placement import PlacementError
+    from bproc_factory.dataset.records import NotADatasetError
 
     try:
         yield
@@ -120,7 +120,7 @@ def _shard_part(config: Path, overrides: tuple[str, ...], output: Path, start: i
                 shard: str, sweep: bool) -> tuple[Path, int, int]:
     """The folder, first index and count of this shard of the run."""
     from bproc_factory.config.loader import ConfigError, load_scenario
-    from bproc_factory.shards import parse_shard, shard_folder, shard_range
+    from bproc_factory.dataset.shards import parse_shard, shard_folder, shard_range
 
     if sweep:
         raise ConfigError("--shard and --sweep cannot be combined; shard each subset's run instead")
@@ -132,7 +132,7 @@ def _shard_part(config: Path, overrides: tuple[str, ...], output: Path, start: i
 def _render_with_workers(config: Path, output: Path, count: int, start: int, seed: int,
                          overrides: tuple[str, ...], workers: int, recycle_after: int, retries: int,
                          device: str, quiet: bool, stop: "_StopOnSignal") -> None:
-    from bproc_factory.workers import render_with_workers
+    from bproc_factory.run.workers import render_with_workers
 
     progress, callbacks = _render_progress(quiet, f"rendering ({workers} workers)")
     callbacks["on_total"](count)
@@ -148,8 +148,8 @@ def _render_with_workers(config: Path, output: Path, count: int, start: int, see
 
 def _mark_complete(folder: Path, start: int, count: int) -> None:
     """Write the shard's COMPLETE marker: every image of its range is in the folder."""
-    from bproc_factory.files import atomic_write_json
-    from bproc_factory.shards import COMPLETE_FILE
+    from bproc_factory.dataset.files import atomic_write_json
+    from bproc_factory.dataset.shards import COMPLETE_FILE
 
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_json(folder / COMPLETE_FILE, {"start": start, "count": count})
@@ -199,10 +199,10 @@ def render(config: ConfigArg,
                                                            "images before they are reported.")] = 2,
            quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
     """Render images START..START+COUNT-1 into OUTPUT; complete images already there are skipped."""
-    from bproc_factory.files import atomic_write_bytes, atomic_write_json
-    from bproc_factory.occlusion import run_report
-    from bproc_factory.runner import render_dataset
-    from bproc_factory.sweep import INDEX_FILE, Subset, subsets, write_sweep_index
+    from bproc_factory.dataset.files import atomic_write_bytes, atomic_write_json
+    from bproc_factory.labels.occlusion import run_report
+    from bproc_factory.run.job import render_dataset
+    from bproc_factory.run.sweep import INDEX_FILE, Subset, subsets, write_sweep_index
 
     stop = _StopOnSignal()
     with _errors_reported(stop=stop):
@@ -257,11 +257,11 @@ def check(config: ConfigArg, set_: SetOpt = None,
           scenes: Annotated[int, typer.Option(min=0, help="Scenes to plan as a placement trial.")] = 3,
           ) -> None:
     """Validate a config, its assets and scene, and trial-plan a few scenes, without rendering."""
-    from bproc_factory.assets import billboard_elevation_warnings, resolve_assets
-    from bproc_factory.categories import category_ids
+    from bproc_factory.assets.asset import billboard_elevation_warnings, resolve_assets
+    from bproc_factory.assets.categories import category_ids
     from bproc_factory.config.loader import load_scenario
-    from bproc_factory.fit import check_fit
-    from bproc_factory.plan import plan_scene
+    from bproc_factory.plan.fit import check_fit
+    from bproc_factory.plan.scene import plan_scene
 
     with _errors_reported():
         loaded = load_scenario(config, tuple(set_ or ()))
@@ -281,7 +281,7 @@ def check(config: ConfigArg, set_: SetOpt = None,
 
 def _scene_info(path: Path):
     """The scene's marks (a backplate needs no Blender); raises SceneError on errors."""
-    from bproc_factory.backplate import load_backplate
+    from bproc_factory.assets.backplate import load_backplate
     from bproc_factory.errors import SceneError
 
     if path.suffix.lower() in (".yaml", ".yml"):
@@ -299,7 +299,7 @@ def scene_check(scene: Annotated[Path, typer.Argument(help="A designer .blend, o
                                                       show_default=False)]) -> None:
     """List a scene's marks (placement areas, camera target and region, occluders, props, lights,
     swappable surfaces) and what is missing or ambiguous; exit 2 on errors."""
-    from bproc_factory.backplate import load_backplate
+    from bproc_factory.assets.backplate import load_backplate
     from bproc_factory.errors import SceneError
 
     with _errors_reported():
@@ -371,7 +371,7 @@ def report(dataset: DatasetArg,
 def table(dataset: DatasetArg,
           output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the tables.")]) -> None:
     """Write params.{csv,parquet} (one row per image) and instances.{csv,parquet} (one per label)."""
-    from bproc_factory.qa.records import open_dataset
+    from bproc_factory.dataset.records import open_dataset
     from bproc_factory.qa.table import build_tables, write_table
 
     with _errors_reported():
@@ -390,7 +390,7 @@ def export_yolo(dataset: DatasetArg,
                                                             help="Share of scenes in the val split.")] = 0.2,
                 seed: Annotated[int, typer.Option(min=0, help="Split seed.")] = 0) -> None:
     """Export to Ultralytics YOLO: dataset.yaml, images/ and labels/, split by scene."""
-    from bproc_factory.export.yolo import export_yolo as run_export
+    from bproc_factory.dataset.yolo import export_yolo as run_export
 
     if task not in ("segment", "detect"):
         _fail(ValueError(f"--task must be segment or detect, not {task!r}"))
@@ -418,7 +418,7 @@ def farm(config: ConfigArg,
          quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
     """Render the run as shards on a Ray cluster (one GPU per task where there are GPUs), then merge
     them into OUTPUT/dataset; re-running resumes."""
-    from bproc_factory.farm import farm as run_farm
+    from bproc_factory.run.farm import farm as run_farm
 
     progress = Progress(TextColumn("[bold]farm"), BarColumn(), MofNCompleteColumn(), TextColumn("shards"),
                         TextColumn("{task.fields[images]} images"), TimeElapsedColumn(), console=err, disable=quiet)
@@ -446,7 +446,7 @@ def farm(config: ConfigArg,
 def merge(datasets: Annotated[list[Path], typer.Argument(help="Datasets or shards to merge.")],
           output: Annotated[Path, typer.Option("-o", "--output", help="New folder for the merge.")]) -> None:
     """Merge datasets or shards without renumbering; refuse conflicting categories or image ids."""
-    from bproc_factory.merge import merge_datasets
+    from bproc_factory.dataset.merge import merge_datasets
 
     with _errors_reported():
         summary = merge_datasets(list(datasets), output)
@@ -463,7 +463,7 @@ def preview(config: ConfigArg,
             samples: Annotated[int, typer.Option(min=1, help="Cycles samples.")] = 8,
             seed: SeedOpt = 0, set_: SetOpt = None) -> None:
     """Render a few small, low-sample images and show them with their masks as one PNG."""
-    from bproc_factory.preview import render_preview
+    from bproc_factory.run.preview import render_preview
 
     with _errors_reported():
         summary = render_preview(config, output, count, width, samples, seed, tuple(set_ or ()))
@@ -570,7 +570,7 @@ def camera_import(calibration: Annotated[Path, typer.Argument(help="OpenCV calib
     """Write a camera profile (resolution, K, distortion) from a calibration file."""
     import yaml
 
-    from bproc_factory.calibration import read_calibration
+    from bproc_factory.sensor.calibration import read_calibration
 
     with _errors_reported():
         profile = read_calibration(calibration, camera_id, sensor_width_mm)
@@ -619,8 +619,8 @@ def sensor_compare(real: Annotated[Path, typer.Argument(help="Folder of images f
                    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for plots and verdict.")]
                    ) -> None:
     """Compare real camera images with a rendered dataset on model-free image statistics."""
-    from bproc_factory.qa.records import iter_meta, open_dataset
-    from bproc_factory.sensor.compare import (CompareError, compare, current_sensor, folder_images, folder_stats,
+    from bproc_factory.dataset.records import iter_meta, open_dataset
+    from bproc_factory.qa.compare import (CompareError, compare, current_sensor, folder_stats,
                                               write_comparison)
 
     with _errors_reported():
@@ -641,7 +641,7 @@ def sensor_compare(real: Annotated[Path, typer.Argument(help="Folder of images f
 def schema(asset: Annotated[bool, typer.Option("--asset", help="Print the asset.yaml schema "
                                                               "instead.")] = False) -> None:
     """Print the JSON Schema of scenario configs (or of asset.yaml)."""
-    from bproc_factory.assets import AssetSpec
+    from bproc_factory.assets.asset import AssetSpec
     from bproc_factory.config.scenario import Scenario
 
     model = AssetSpec if asset else Scenario

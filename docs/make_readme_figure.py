@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bproc_factory.qa.records import category_names
+from bproc_factory.dataset.records import category_names
 from bproc_factory.qa.sheets import overlay
 
 DOCS = Path(__file__).resolve().parent

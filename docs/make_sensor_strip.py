@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from bproc_factory.qa.sheets import caption
-from bproc_factory.sweep import subsets
+from bproc_factory.run.sweep import subsets
 
 REPO = Path(__file__).resolve().parent.parent
 SMALL = ["--set", "camera.resolution=[320, 240]", "--set", "camera.K={fx: 310, fy: 310, cx: 159.5, cy: 119.5}"]

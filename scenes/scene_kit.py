@@ -13,7 +13,7 @@ from typing import Callable
 import bpy
 
 from bproc_factory.blender.materials import build_material
-from bproc_factory.materials import resolve_material, sample_material
+from bproc_factory.assets.materials import resolve_material, sample_material
 
 MARKS = ("bpf_placement", "bpf_camera_target", "bpf_camera_region", "bpf_occluders", "bpf_props",
          "bpf_lights", "bpf_materials")

@@ -12,14 +12,14 @@ import cv2
 import numpy as np
 import pytest
 
-from bproc_factory import camera as cam
-from bproc_factory.amodal import amodal_canvas, frame_groups, visibilities
-from bproc_factory.assets import asset_folders
+from bproc_factory.sensor import camera as cam
+from bproc_factory.labels.amodal import amodal_canvas, frame_groups, visibilities
+from bproc_factory.assets.asset import asset_folders
 from bproc_factory.config.loader import ConfigError, load_scenario
 from bproc_factory.config.scenario import LabelsConfig, OcclusionTarget
-from bproc_factory.distortion import make_canvas
-from bproc_factory.labels import annotations, decode_rle
-from bproc_factory.occlusion import occlusion_outcome, run_report
+from bproc_factory.sensor.distortion import make_canvas
+from bproc_factory.labels.annotations import annotations, decode_rle
+from bproc_factory.labels.occlusion import occlusion_outcome, run_report
 from conftest import DEMO_ASSETS, REPO, cli, tiny_config, write_config
 
 K = np.array([[100.0, 0, 49.5], [0, 100.0, 39.5], [0, 0, 1]])
@@ -109,9 +109,9 @@ def test_occlusion_config_errors_name_the_key(tmp_path):
 
 
 def test_occluders_are_planned_between_the_camera_and_a_target():
-    from bproc_factory.assets import resolve_assets
-    from bproc_factory.plan import plan_scene
-    from bproc_factory.scene_info import PlacementArea, SceneInfo
+    from bproc_factory.assets.asset import resolve_assets
+    from bproc_factory.plan.scene import plan_scene
+    from bproc_factory.assets.environment import PlacementArea, SceneInfo
 
     loaded = load_scenario(REPO / "configs" / "occlusion-tabletop.yaml")
     info = SceneInfo(placement_areas=(PlacementArea("table_top", ((-0.6, -0.4), (0.6, -0.4), (0.6, 0.4), (-0.6, 0.4)), 0.75),),
@@ -291,9 +291,9 @@ def test_the_chosen_layout_does_not_depend_on_which_views_of_a_scene_are_rendere
 
 
 def _pile(seed: int):
-    from bproc_factory.assets import resolve_assets
-    from bproc_factory.plan import plan_objects
-    from bproc_factory.scene_info import PlacementArea, SceneInfo
+    from bproc_factory.assets.asset import resolve_assets
+    from bproc_factory.plan.scene import plan_objects
+    from bproc_factory.assets.environment import PlacementArea, SceneInfo
 
     loaded = load_scenario(REPO / "configs" / "occlusion-bin-pile.yaml")
     area = PlacementArea("bin_floor", ((-0.28, -0.18), (0.28, -0.18), (0.28, 0.18), (-0.28, 0.18)), 0.816)

@@ -6,7 +6,7 @@ import pytest
 import trimesh
 import yaml
 
-from bproc_factory.assets import Billboard, BillboardCard, load_asset, load_mesh
+from bproc_factory.assets.asset import Billboard, BillboardCard, load_asset, load_mesh
 from bproc_factory.config.loader import ConfigError
 from conftest import DEMO_ASSETS
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import yaml
 
-from bproc_factory.backplate import ground_point, load_backplate
+from bproc_factory.assets.backplate import ground_point, load_backplate
 from bproc_factory.config.loader import ConfigError
 
 W, H = 320, 240
@@ -92,7 +92,7 @@ def test_missing_photo_is_named(tmp_path):
 
 
 def test_the_scenarios_world_overrides_the_photo_match(tmp_path):
-    from bproc_factory.plan import plan_world
+    from bproc_factory.plan.scene import plan_world
     from bproc_factory.config.loader import load_scenario
     from conftest import tiny_config, write_config
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import yaml
 
-from bproc_factory.calibration import read_calibration
+from bproc_factory.sensor.calibration import read_calibration
 from bproc_factory.config.loader import ConfigError, load_scenario
 from conftest import REPO, cli, tiny_config, write_config
 

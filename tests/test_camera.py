@@ -1,7 +1,7 @@
 """Camera maths: intrinsics, look-at poses in OpenCV convention, projection."""
 import numpy as np
 
-from bproc_factory import camera
+from bproc_factory.sensor import camera
 from bproc_factory.config.scenario import CameraConfig
 
 

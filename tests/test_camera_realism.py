@@ -126,7 +126,7 @@ def test_depth_of_field_and_motion_blur_change_pixels_but_not_labels(tmp_path, b
 
 @pytest.mark.parametrize("config", sorted(p.name for p in (REPO / "configs").glob("worstcase-*.yaml")))
 def test_worst_case_configs_render_and_validate(tmp_path, config):
-    from bproc_factory.preview import preview_overrides
+    from bproc_factory.run.preview import preview_overrides
 
     path = REPO / "configs" / config
     overrides = list(preview_overrides(path, (), 96, 4))

@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from bproc_factory.dataset import STALE_TEMP_AGE_S, Dataset, DatasetError
-from bproc_factory.files import atomic_write_bytes
-from bproc_factory.labels import annotations
+from bproc_factory.dataset.folder import STALE_TEMP_AGE_S, Dataset, DatasetError
+from bproc_factory.dataset.files import atomic_write_bytes
+from bproc_factory.labels.annotations import annotations
 
 IDENTITY = {"config_sha256": "abc", "run_seed": 1, "categories": {"can": 1}, "image_suffix": ".png",
             "inputs": {"scene": "s1", "assets": {"can": "a1"}}}
@@ -38,7 +38,7 @@ def test_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
     def no_space(*args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("bproc_factory.files.os.replace", no_space)
+    monkeypatch.setattr("bproc_factory.dataset.files.os.replace", no_space)
     with pytest.raises(OSError, match="No space left"):
         atomic_write_bytes(path, b"new")
     assert path.read_bytes() == b"old" and list(tmp_path.iterdir()) == [path]

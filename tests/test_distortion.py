@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from bproc_factory.distortion import DistortionError, distort_pixels, make_canvas, warp_image, warp_labels
+from bproc_factory.sensor.distortion import DistortionError, distort_pixels, make_canvas, warp_image, warp_labels
 
 K = np.array([[300.0, 0, 159.5], [0, 300.0, 119.5], [0, 0, 1]])
 STRONG = [-0.32, 0.12, 0.0008, -0.0005, -0.02]

@@ -11,7 +11,7 @@ import pytest
 import trimesh
 import yaml
 
-from bproc_factory.assets import load_asset
+from bproc_factory.assets.asset import load_asset
 from conftest import REPO, cli, tiny_config, write_config
 
 pytestmark = pytest.mark.render
@@ -65,7 +65,7 @@ def test_render_refuses_a_broken_scene_naming_it_before_writing_anything(tmp_pat
 
 @pytest.mark.parametrize("config", SHIPPED_CONFIGS)
 def test_every_shipped_environment_renders_with_exact_masks(tmp_path, config):
-    from bproc_factory.preview import preview_overrides
+    from bproc_factory.run.preview import preview_overrides
 
     path = REPO / "configs" / config
     overrides = [a for o in preview_overrides(path, (), 64, 4) for a in ("--set", o)]

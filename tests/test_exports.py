@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import yaml
 
-from bproc_factory.export.yolo import export_yolo, mask_polygon, split_scenes
-from bproc_factory.merge import MergeError, merge_datasets
+from bproc_factory.dataset.yolo import export_yolo, mask_polygon, split_scenes
+from bproc_factory.dataset.merge import MergeError, merge_datasets
 from conftest import cli, tiny_config, write_config
 
 
@@ -185,7 +185,7 @@ def test_preview_writes_one_labelled_contact_sheet(tmp_path):
 
 def test_sweep_specs_are_parsed_strictly():
     from bproc_factory.config.loader import ConfigError
-    from bproc_factory.sweep import parse_sweep, subsets
+    from bproc_factory.run.sweep import parse_sweep, subsets
 
     assert parse_sweep("render.exposure_ev=-1,0,1") == ("render.exposure_ev", [-1, 0, 1])
     assert parse_sweep("world.color=[[1,1,1],[1,0.8,0.6]]")[1] == [[1, 1, 1], [1, 0.8, 0.6]]

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bproc_factory.config.loader import ConfigError
-from bproc_factory.shards import parse_shard, shard_folder, shard_range
-from bproc_factory.workers import GPU_ENV, THREADS_ENV, plan_batches, visible_gpus, worker_env
+from bproc_factory.dataset.shards import parse_shard, shard_folder, shard_range
+from bproc_factory.run.workers import GPU_ENV, THREADS_ENV, plan_batches, visible_gpus, worker_env
 from conftest import cli, tiny_config, write_config
 
 

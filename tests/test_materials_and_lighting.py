@@ -3,11 +3,11 @@ where they should be."""
 import numpy as np
 import pytest
 
-from bproc_factory.assets import resolve_assets
+from bproc_factory.assets.asset import resolve_assets
 from bproc_factory.config.loader import ConfigError, load_scenario
-from bproc_factory.materials import LIBRARY, load_material, resolve_material, sample_material
-from bproc_factory.plan import plan_scene
-from bproc_factory.scene_info import PlacementArea, SceneInfo
+from bproc_factory.assets.materials import LIBRARY, load_material, resolve_material, sample_material
+from bproc_factory.plan.scene import plan_scene
+from bproc_factory.assets.environment import PlacementArea, SceneInfo
 from conftest import REPO, tiny_config, write_config
 
 TABLE = SceneInfo(placement_areas=(PlacementArea("top", ((-0.6, -0.4), (0.6, -0.4), (0.6, 0.4), (-0.6, 0.4)),

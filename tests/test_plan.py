@@ -6,12 +6,12 @@ import pytest
 from shapely.geometry import MultiPoint, Polygon
 
 from bproc_factory.config.loader import ConfigError, load_scenario
-from bproc_factory.placement import PlacementError
-from bproc_factory.assets import resolve_assets
-from bproc_factory.categories import category_ids
-from bproc_factory.fit import check_fit
-from bproc_factory.plan import group_by_scene, plan_scene
-from bproc_factory.scene_info import PlacementArea, SceneInfo
+from bproc_factory.plan.placement import PlacementError
+from bproc_factory.assets.asset import resolve_assets
+from bproc_factory.assets.categories import category_ids
+from bproc_factory.plan.fit import check_fit
+from bproc_factory.plan.scene import group_by_scene, plan_scene
+from bproc_factory.assets.environment import PlacementArea, SceneInfo
 from conftest import tiny_config, write_config
 
 TABLE = SceneInfo(placement_areas=(PlacementArea("top", ((-0.6, -0.4), (0.6, -0.4), (0.6, 0.4), (-0.6, 0.4)),

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
-from bproc_factory.assets import load_asset, load_mesh
+from bproc_factory.assets.asset import load_asset, load_mesh
 from conftest import DEMO_ASSETS, cli, tiny_config, write_config
 
 pytestmark = pytest.mark.render

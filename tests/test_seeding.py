@@ -1,5 +1,5 @@
 """Seeds come from (run seed, key path) only."""
-from bproc_factory.seeding import rng_for, seed_int
+from bproc_factory.config.seeding import rng_for, seed_int
 
 SEED_7_IMAGE_2 = 1922647682
 FIRST_DRAW = 0.791593268746

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from bproc_factory.config.sensor import LensEffects, SensorProfile
-from bproc_factory.sensor.compare import image_stats
+from bproc_factory.qa.compare import image_stats
 from bproc_factory.sensor.lens import apply_lens
 from bproc_factory.sensor.pipeline import add_noise, apply_sensor, srgb_decode, srgb_encode, tone_encode
 from bproc_factory.sensor.sample import sample_lens, sample_sensor

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from bproc_factory.sensor.chart import COLORCHECKER_CLASSIC_SRGB8, draw_chart, read_patches
-from bproc_factory.sensor.compare import CompareError, compare, image_stats
+from bproc_factory.qa.compare import CompareError, compare, image_stats
 from bproc_factory.sensor.fit import FitError, fit_chart, fit_pairs
 from bproc_factory.sensor.pipeline import apply_sensor, srgb_decode
 from conftest import REPO, cli

@@ -1,5 +1,5 @@
 """Procedural PBR materials as Blender node trees, from drawn library parameters (see
-``bproc_factory.materials``). Patterns use object coordinates, so no UV map is needed."""
+``bproc_factory.assets.materials``). Patterns use object coordinates, so no UV map is needed."""
 from __future__ import annotations
 
 from typing import Any

@@ -29,7 +29,7 @@ def setup_outputs(work: Path, render: RenderConfig, shadow_catcher: bool) -> dic
     scene.render.image_settings.color_depth = "32"
     scene.render.image_settings.color_mode = "RGB"
     scene.render.image_settings.exr_codec = "ZIP"
-    threads = int(os.environ.get("BPF_CYCLES_THREADS", "0"))  # set by bproc_factory.workers
+    threads = int(os.environ.get("BPF_CYCLES_THREADS", "0"))  # set by bproc_factory.run.workers
     scene.render.threads_mode = "FIXED" if threads > 0 else "AUTO"
     if threads > 0:
         scene.render.threads = threads

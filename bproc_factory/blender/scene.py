@@ -23,7 +23,7 @@ from shapely.ops import unary_union
 
 from bproc_factory.blender.console import stdout_to
 from bproc_factory.errors import SceneError
-from bproc_factory.scene_info import PlacementArea, SceneInfo
+from bproc_factory.assets.environment import PlacementArea, SceneInfo
 
 PLACEMENT_COLLECTION = "bpf_placement"
 CAMERA_TARGET_COLLECTION = "bpf_camera_target"

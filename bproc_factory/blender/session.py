@@ -24,7 +24,7 @@ import bpy  # noqa: E402  (after the bootstrap, which must import it first)
 import cv2  # noqa: E402  (after the bootstrap, which enables OpenEXR in OpenCV)
 from mathutils import Matrix  # noqa: E402
 
-from bproc_factory.amodal import amodal_canvas, frame_groups  # noqa: E402
+from bproc_factory.labels.amodal import amodal_canvas, frame_groups  # noqa: E402
 from bproc_factory.blender import animation, passes  # noqa: E402
 from bproc_factory.blender.billboards import CardLibrary, key_cards  # noqa: E402
 from bproc_factory.blender.console import stdout_to  # noqa: E402
@@ -34,9 +34,9 @@ from bproc_factory.blender.materials import build_material  # noqa: E402
 from bproc_factory.blender.meshes import MeshLibrary  # noqa: E402
 from bproc_factory.config.scenario import Scenario  # noqa: E402
 from bproc_factory.errors import RenderError  # noqa: E402
-from bproc_factory.files import process_alive  # noqa: E402
-from bproc_factory.plan import LightPlan, ScenePlan, ViewPlan  # noqa: E402
-from bproc_factory.scene_info import SceneInfo  # noqa: E402
+from bproc_factory.dataset.files import process_alive  # noqa: E402
+from bproc_factory.plan.scene import LightPlan, ScenePlan, ViewPlan  # noqa: E402
+from bproc_factory.assets.environment import SceneInfo  # noqa: E402
 
 GENERATED_COLLECTION = "bpf_generated"
 WORK_PREFIX = "bpf_render_"
@@ -228,7 +228,7 @@ class RenderSession:
 
     def _amodal_pass(self, plan: ScenePlan, views: list[ViewPlan]) -> list[list[np.ndarray]]:
         """Index maps of the amodal frames of the keyed views: the environment hidden, and in each
-        frame only objects that cannot overlap on screen (see ``bproc_factory.amodal``)."""
+        frame only objects that cannot overlap on screen (see ``bproc_factory.labels.amodal``)."""
         grown = amodal_canvas(views[0].canvas(), self._scenario.labels.amodal_margin)
         hulls = {o.instance_id: o.hull_world for o in plan.objects if o.label != "background"}
         frames = [(view, shown) for view in views for shown in frame_groups(hulls, view.K, view.cam_to_world)]

@@ -22,7 +22,7 @@ import numpy as np
 import trimesh
 import yaml
 
-from bproc_factory.assets import tree_sha256
+from bproc_factory.assets.asset import tree_sha256
 from bproc_factory.errors import IngestError
 from bproc_factory.ingest import billboard, hull
 from bproc_factory.ingest.frames import Frame, drop_blurred, drop_near_duplicates, focus_measure, read_frames

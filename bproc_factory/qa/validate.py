@@ -20,9 +20,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from bproc_factory.dataset import COCO_FILE, RUN_FILE, Dataset
-from bproc_factory.labels import annotation_id, decode_rle, tight_bbox
-from bproc_factory.qa.records import NotADatasetError, annotations_by_image, open_dataset, read_json
+from bproc_factory.dataset.folder import COCO_FILE, RUN_FILE, Dataset
+from bproc_factory.labels.annotations import annotation_id, decode_rle, tight_bbox
+from bproc_factory.dataset.records import NotADatasetError, annotations_by_image, open_dataset, read_json
 
 CHUNK = 64  # images per parallel task
 

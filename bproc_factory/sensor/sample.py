@@ -12,14 +12,9 @@ import numpy as np
 
 from bproc_factory.config.distributions import Distribution, sample, sample_int
 from bproc_factory.config.sensor import LensEffects, SensorProfile
-from bproc_factory.seeding import rng_for
+from bproc_factory.config.seeding import draw, rng_for
 
 SRGB_ONLY = {"curve": "srgb"}
-
-
-def draw(dist: Distribution, seed: int, *key: str | int) -> float:
-    """One value of ``dist`` from the stream named by ``key``."""
-    return sample(dist, rng_for(seed, *key))
 
 
 def sample_sensor(profile: SensorProfile | None, base_exposure_ev: float, seed: int) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import yaml
 
 from bproc_factory.config.camera import CameraProfile
 from bproc_factory.config.loader import ConfigError, validate
-from bproc_factory.distortion import DistortionError, make_canvas
+from bproc_factory.sensor.distortion import DistortionError, make_canvas
 
 _MATRIX_KEYS = ("camera_matrix", "cameraMatrix", "K", "intrinsics")
 _DIST_KEYS = ("dist_coeffs", "distortion_coefficients", "distCoeffs", "D", "dist")

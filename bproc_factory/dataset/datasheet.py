@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from bproc_factory import __version__
-from bproc_factory.files import atomic_write_bytes
+from bproc_factory.dataset.files import atomic_write_bytes
 
 LABEL_POLICY = """\
 - Masks come from Cycles' object-index pass rendered through each pixel's centre (pinhole,

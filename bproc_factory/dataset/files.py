@@ -72,3 +72,11 @@ def require_empty(folder: Path, what: str) -> None:
     """Refuse to write into a folder that already holds files."""
     if folder.exists() and any(folder.iterdir()):
         raise FileExistsError(f"{folder}: {what} output folder is not empty; choose a new one")
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def folder_images(folder: Path) -> list[Path]:
+    """The image files of a folder, sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)

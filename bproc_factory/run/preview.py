@@ -9,8 +9,8 @@ import cv2
 
 from bproc_factory.config.loader import load_scenario
 from bproc_factory.qa import sheets
-from bproc_factory.qa.records import annotations_by_image, category_names, open_dataset
-from bproc_factory.runner import RunSummary, render_dataset
+from bproc_factory.dataset.records import annotations_by_image, category_names, open_dataset
+from bproc_factory.run.job import RunSummary, render_dataset
 
 
 def preview_overrides(config: Path, overrides: tuple[str, ...], width: int, samples: int) -> tuple[str, ...]:

@@ -18,9 +18,9 @@ from typing import Callable
 
 from bproc_factory.config.loader import ConfigError, load_scenario
 from bproc_factory.errors import RenderError
-from bproc_factory.merge import merge_datasets
-from bproc_factory.files import link_or_copy
-from bproc_factory.shards import COMPLETE_FILE, shard_folder
+from bproc_factory.dataset.merge import merge_datasets
+from bproc_factory.dataset.files import link_or_copy
+from bproc_factory.dataset.shards import COMPLETE_FILE, shard_folder
 
 SHARDS_DIR = "shards"
 DATASET_DIR = "dataset"

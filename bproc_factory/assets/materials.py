@@ -16,12 +16,12 @@ from pydantic import Field
 from bproc_factory.config.base import StrictModel
 from bproc_factory.config.distributions import Distribution, bounded
 from bproc_factory.config.loader import ConfigError, read_yaml, validate
-from bproc_factory.sensor.sample import draw
+from bproc_factory.config.seeding import draw
 
 Fraction = Annotated[Distribution, bounded(ge=0, le=1)]
 Positive = Annotated[Distribution, bounded(gt=0)]
 PATTERNS = ("plain", "noise", "wood", "brushed", "fabric", "concrete", "cardboard")
-LIBRARY = Path(__file__).resolve().parent.parent / "materials"  # the repository's library
+LIBRARY = Path(__file__).resolve().parents[2] / "materials"  # the repository's library
 
 
 class MaterialSpec(StrictModel):

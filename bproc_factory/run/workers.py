@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Callable
 
 from bproc_factory.config.loader import ConfigError, load_scenario
-from bproc_factory.dataset import RUN_FILE, Dataset
-from bproc_factory.datasheet import write_datasheet
+from bproc_factory.dataset.folder import RUN_FILE, Dataset
+from bproc_factory.dataset.datasheet import write_datasheet
 from bproc_factory.errors import RenderError
-from bproc_factory.qa.records import read_json
+from bproc_factory.dataset.records import read_json
 
 THREADS_ENV = "BPF_CYCLES_THREADS"
 GPU_ENV = "CUDA_VISIBLE_DEVICES"

@@ -16,12 +16,12 @@ import cv2
 import numpy as np
 from pydantic import Field, model_validator
 
-from bproc_factory import camera as cam
-from bproc_factory.assets import tree_sha256
+from bproc_factory.sensor import camera as cam
+from bproc_factory.assets.asset import tree_sha256
 from bproc_factory.config.base import StrictModel
 from bproc_factory.config.camera import Intrinsics
 from bproc_factory.config.loader import ConfigError, read_yaml, validate
-from bproc_factory.scene_info import FixedCamera, PlacementArea, SceneInfo
+from bproc_factory.assets.environment import FixedCamera, PlacementArea, SceneInfo
 from bproc_factory.sensor.pipeline import LUMA, srgb_decode
 
 MEAN_ALBEDO = 0.3  # assumed average reflectance of a photographed scene, to infer its light

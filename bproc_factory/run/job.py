@@ -14,21 +14,21 @@ import cv2
 import numpy as np
 
 from bproc_factory import __version__
-from bproc_factory.assets import Asset, resolve_assets
-from bproc_factory.backplate import scene_sha256
-from bproc_factory.categories import category_ids
+from bproc_factory.assets.asset import Asset, resolve_assets
+from bproc_factory.assets.backplate import scene_sha256
+from bproc_factory.assets.categories import category_ids
 from bproc_factory.config.loader import LoadedScenario, load_scenario
-from bproc_factory.datasheet import write_datasheet
-from bproc_factory.distortion import warp_image, warp_labels
-from bproc_factory.dataset import Dataset, coco_record
+from bproc_factory.dataset.datasheet import write_datasheet
+from bproc_factory.sensor.distortion import warp_image, warp_labels
+from bproc_factory.dataset.folder import Dataset, coco_record
 from bproc_factory.errors import Stopped
-from bproc_factory.fit import check_fit
-from bproc_factory.amodal import Visibility, amodal_canvas, visibilities
-from bproc_factory.labels import annotations
-from bproc_factory.occlusion import occlusion_outcome
-from bproc_factory.meta import image_meta
-from bproc_factory.plan import group_by_scene, plan_scene, plan_view
-from bproc_factory.seeding import rng_for
+from bproc_factory.plan.fit import check_fit
+from bproc_factory.labels.amodal import Visibility, amodal_canvas, visibilities
+from bproc_factory.labels.annotations import annotations
+from bproc_factory.labels.occlusion import occlusion_outcome
+from bproc_factory.labels.meta import image_meta
+from bproc_factory.plan.scene import group_by_scene, plan_scene, plan_view
+from bproc_factory.config.seeding import rng_for
 from bproc_factory.sensor.lens import apply_lens
 from bproc_factory.sensor.pipeline import apply_sensor, srgb_decode
 

@@ -17,21 +17,21 @@ from typing import Any
 import numpy as np
 from scipy.spatial import Delaunay
 
-from bproc_factory import camera as cam
-from bproc_factory.assets import Asset
-from bproc_factory.colour import kelvin_to_rgb
+from bproc_factory.sensor import camera as cam
+from bproc_factory.assets.asset import Asset
+from bproc_factory.plan.colour import kelvin_to_rgb
 from bproc_factory.config.distributions import sample, sample_int
 from bproc_factory.config.camera import MotionBlur
 from bproc_factory.config.loader import ConfigError, LoadedScenario
-from bproc_factory.distortion import Canvas, DistortionError, cached_canvas
-from bproc_factory.fit import area_named
-from bproc_factory.materials import resolve_material, sample_material
-from bproc_factory.placement import (Footprint, PlacementError, place, place_in_front, stable_rotations,
+from bproc_factory.sensor.distortion import Canvas, DistortionError, cached_canvas
+from bproc_factory.plan.fit import area_named
+from bproc_factory.assets.materials import resolve_material, sample_material
+from bproc_factory.plan.placement import (Footprint, PlacementError, place, place_in_front, stable_rotations,
                                      stable_rotations_of)
-from bproc_factory.physics import Body, random_rotation, settle
-from bproc_factory.scene_info import PlacementArea, SceneInfo
-from bproc_factory.seeding import rng_for, seed_int
-from bproc_factory.sensor.sample import draw, sample_lens, sample_sensor
+from bproc_factory.plan.physics import Body, random_rotation, settle
+from bproc_factory.assets.environment import PlacementArea, SceneInfo
+from bproc_factory.config.seeding import draw, rng_for, seed_int
+from bproc_factory.sensor.sample import sample_lens, sample_sensor
 
 
 @dataclass(frozen=True)

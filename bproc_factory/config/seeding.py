@@ -10,6 +10,8 @@ import zlib
 
 import numpy as np
 
+from bproc_factory.config.distributions import Distribution, sample
+
 Key = int | str
 
 
@@ -34,3 +36,8 @@ def rng_for(entropy: int, *key: Key) -> np.random.Generator:
 def seed_int(entropy: int, *key: Key) -> int:
     """A 31-bit integer seed (fits Cycles' seed and JSON) for one key path."""
     return int(seed_sequence(entropy, *key).generate_state(1, dtype=np.uint32)[0] >> 1)
+
+
+def draw(dist: Distribution, seed: int, *key: Key) -> float:
+    """One value of ``dist`` from the stream named by ``key``."""
+    return sample(dist, rng_for(seed, *key))

@@ -16,7 +16,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 
-from bproc_factory.scene_info import PlacementArea
+from bproc_factory.assets.environment import PlacementArea
 
 STEP_S = 1.0 / 240.0
 MAX_SECONDS = 6.0

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from bproc_factory import __version__
-from bproc_factory.files import atomic_write_bytes, atomic_write_json, process_alive, temp_owner
+from bproc_factory.dataset.files import atomic_write_bytes, atomic_write_json, process_alive, temp_owner
 
 RUN_FILE = "run.json"
 COCO_FILE = "coco.json"

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from bproc_factory.amodal import Visibility
+from bproc_factory.labels.amodal import Visibility
 from bproc_factory.config.scenario import MAX_INSTANCES_PER_IMAGE, LabelsConfig
 
 ANNOTATION_ID_STRIDE = MAX_INSTANCES_PER_IMAGE + 1

@@ -20,9 +20,9 @@ import cv2
 import numpy as np
 import yaml
 
-from bproc_factory.files import link_or_copy, require_empty
-from bproc_factory.qa.records import annotations_by_image, open_dataset, read_json
-from bproc_factory.seeding import seed_int
+from bproc_factory.dataset.files import link_or_copy, require_empty
+from bproc_factory.dataset.records import annotations_by_image, open_dataset, read_json
+from bproc_factory.config.seeding import seed_int
 
 Task = Literal["detect", "segment"]
 

@@ -15,8 +15,8 @@ import shapely.affinity
 import trimesh
 from shapely.geometry import MultiPoint, Polygon
 
-from bproc_factory.assets import Asset
-from bproc_factory.scene_info import PlacementArea
+from bproc_factory.assets.asset import Asset
+from bproc_factory.assets.environment import PlacementArea
 
 
 class PlacementError(RuntimeError):

@@ -14,7 +14,6 @@ import numpy as np
 from bproc_factory.qa import plots
 from bproc_factory.sensor.pipeline import LUMA, srgb_decode
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 MIN_IMAGES = 3
 STATS = ("brightness", "contrast", "red_green", "blue_green", "saturation", "sharpness", "noise",
          "blockiness", "vignetting")
@@ -52,11 +51,6 @@ def image_stats(rgb8: np.ndarray) -> dict[str, float]:
             "saturation": float(hsv[..., 1].mean()),
             "sharpness": float(cv2.Laplacian(luma, cv2.CV_32F).var()), "noise": float(noise),
             "blockiness": float(border / inner), "vignetting": float(corner / (centre + 1e-6))}
-
-
-def folder_images(folder: Path) -> list[Path]:
-    """The image files of a folder, sorted by name."""
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def folder_stats(paths: list[Path], size: tuple[int, int] | None = None) -> list[dict[str, float]]:

@@ -1,7 +1,7 @@
 """Category ids: stable across runs and shards, never 0 (0 is background in the masks)."""
 from __future__ import annotations
 
-from bproc_factory.assets import Asset
+from bproc_factory.assets.asset import Asset
 from bproc_factory.config.loader import ConfigError, LoadedScenario
 
 

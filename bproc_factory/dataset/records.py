@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from bproc_factory.dataset import COCO_FILE, RUN_FILE, Dataset
+from bproc_factory.dataset.folder import COCO_FILE, RUN_FILE, Dataset
 
 
 class NotADatasetError(ValueError):

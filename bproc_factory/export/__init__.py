@@ -1,1 +1,0 @@
-"""Exports of a dataset to other training formats."""
