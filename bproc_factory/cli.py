@@ -51,43 +51,30 @@ def _say(text: str) -> None:
     out.print(text, highlight=False, soft_wrap=True, markup=False)
 
 
-def _fail(exc: BaseException, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
+def _warn(text: str, label: str = "warning") -> None:
+    err.print(f"[yellow]{label}:[/] {escape(text)}", highlight=False, soft_wrap=True)
 
 
 @contextlib.contextmanager
-def _errors_reported(progress: Progress | None = None, stop: "_StopOnSignal | None" = None) -> Iterator[None]:
-    """Turn the library's errors into one-paragraph messages and exit codes: 2 for bad input,
-    1 for a failed render, 130/143 for a requested stop."""
-    from bproc_factory.config.loader import ConfigError
-    from bproc_factory.dataset.folder import DatasetError
-    from bproc_factory.sensor.distortion import DistortionError
-    from bproc_factory.errors import IngestError, RenderError, SceneError, Stopped
-    from bproc_factory.dataset.yolo import ExportError
-    from bproc_factory.qa.compare import CompareError
-    from bproc_factory.sensor.fit import FitError
-    from bproc_factory.dataset.merge import MergeError
-    from bproc_factory.plan.placement import PlacementError
-    from bproc_factory.dataset.records import NotADatasetError
+def _errors_reported(progress: "Progress | _RenderBars | None" = None, stop: "_StopOnSignal | None" = None) -> Iterator[None]:
+    """Turn the library's errors into one-paragraph messages and their exit codes (2 bad input,
+    1 failed render, 130/143 a requested stop): every user-facing error is a ``FactoryError``."""
+    from bproc_factory.errors import FactoryError, Stopped
 
     try:
         yield
-    except (ConfigError, DatasetError, PlacementError, SceneError, MergeError, NotADatasetError,
-            ExportError, FileExistsError, FitError, DistortionError, CompareError, IngestError) as exc:
-        _stop(progress)
-        _fail(exc)
-    except RenderError as exc:
-        _stop(progress)
-        _fail(exc, code=1)
     except (Stopped, KeyboardInterrupt) as exc:
         _stop(progress)
         err.print(f"{exc or 'interrupted'}; finished images are kept and listed in coco.json; "
                   "re-run the same command to render the rest", highlight=False)
         raise typer.Exit(143 if stop is not None and stop.reason == "terminated" else 130) from None
+    except FactoryError as exc:
+        _stop(progress)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
 
 
-def _stop(progress: Progress | None) -> None:
+def _stop(progress: "Progress | _RenderBars | None") -> None:
     if progress is not None:
         progress.stop()
 
@@ -113,66 +100,40 @@ class _StopOnSignal:
         return self.reason
 
 
-DEVICES = ("auto", "cpu", "cuda", "optix")
+class _RenderBars:
+    """Progress bars for a render's runs: one per run (each sweep subset), shown once its image
+    count is known; the run's summary is printed when it ends."""
 
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.current: Progress | None = None
+        self._task = None
+        self._instances = 0
 
-def _shard_part(config: Path, overrides: tuple[str, ...], output: Path, start: int, count: int,
-                shard: str, sweep: bool) -> tuple[Path, int, int]:
-    """The folder, first index and count of this shard of the run."""
-    from bproc_factory.config.loader import ConfigError, load_scenario
-    from bproc_factory.dataset.shards import parse_shard, shard_folder, shard_range
+    def started(self, label: str, total: int) -> None:
+        self.current = Progress(TextColumn(f"[bold]{escape(label)}"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("{task.fields[instances]} instances"), TimeElapsedColumn(),
+                                TextColumn("ETA"), TimeRemainingColumn(), console=err, disable=self.quiet)
+        self._task = self.current.add_task("render", total=total, instances=0)
+        self._instances = 0
+        self.current.start()
 
-    if sweep:
-        raise ConfigError("--shard and --sweep cannot be combined; shard each subset's run instead")
-    i, n = parse_shard(shard)
-    first, part = shard_range(start, count, load_scenario(config, overrides).scenario.views_per_scene, i, n)
-    return shard_folder(output, i, n), first, part
+    def progress(self, done: int, instances: int) -> None:
+        self._instances += instances
+        if self.current is not None:
+            self.current.update(self._task, completed=done, instances=self._instances)
 
+    def stop(self) -> None:
+        _stop(self.current)
 
-def _render_with_workers(config: Path, output: Path, count: int, start: int, seed: int,
-                         overrides: tuple[str, ...], workers: int, recycle_after: int, retries: int,
-                         device: str, quiet: bool, stop: "_StopOnSignal") -> None:
-    from bproc_factory.run.workers import render_with_workers
+    def finished(self, summary) -> None:
+        from bproc_factory.run.render import summary_lines
 
-    progress, callbacks = _render_progress(quiet, f"rendering ({workers} workers)")
-    callbacks["on_total"](count)
-    with _errors_reported(progress, stop):
-        summary = render_with_workers(config, output, count, start, seed, overrides, workers, recycle_after,
-                                      retries, device, on_progress=lambda done: callbacks["on_progress"](done, 0),
-                                      stop_requested=stop)
-    progress.stop()
-    retried = f", {len(summary.retried)} batch(es) retried" if summary.retried else ""
-    _say(f"Rendered {summary.rendered}/{summary.requested} images with {workers} workers "
-         f"({summary.workers_started} processes{retried}) in {summary.seconds:.1f} s -> {output}")
-
-
-def _mark_complete(folder: Path, start: int, count: int) -> None:
-    """Write the shard's COMPLETE marker: every image of its range is in the folder."""
-    from bproc_factory.dataset.files import atomic_write_json
-    from bproc_factory.dataset.shards import COMPLETE_FILE
-
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(folder / COMPLETE_FILE, {"start": start, "count": count})
-
-
-def _render_progress(quiet: bool, label: str) -> tuple[Progress, dict]:
-    """A progress bar shown only once the run knows how many images it will render."""
-    progress = Progress(TextColumn(f"[bold]{escape(label)}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("{task.fields[instances]} instances"), TimeElapsedColumn(),
-                        TextColumn("ETA"), TimeRemainingColumn(), console=err, disable=quiet)
-    task = progress.add_task("render", total=1, instances=0, start=False)
-    totals = {"instances": 0}
-
-    def on_total(todo: int) -> None:
-        progress.update(task, total=todo)
-        progress.start_task(task)
-        progress.start()
-
-    def on_progress(done: int, instances: int) -> None:
-        totals["instances"] += instances
-        progress.update(task, completed=done, instances=totals["instances"])
-
-    return progress, {"on_total": on_total, "on_progress": on_progress}
+        _stop(self.current)
+        for warning in getattr(summary, "warnings", []):
+            _warn(warning)
+        for line in summary_lines(summary):
+            _say(line)
 
 
 @app.command()
@@ -199,57 +160,17 @@ def render(config: ConfigArg,
                                                            "images before they are reported.")] = 2,
            quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
     """Render images START..START+COUNT-1 into OUTPUT; complete images already there are skipped."""
-    from bproc_factory.dataset.files import atomic_write_bytes, atomic_write_json
-    from bproc_factory.labels.occlusion import run_report
-    from bproc_factory.run.job import render_dataset
-    from bproc_factory.run.sweep import INDEX_FILE, Subset, subsets, write_sweep_index
+    from bproc_factory.run.render import RenderEvents, render as run_render
 
     stop = _StopOnSignal()
-    with _errors_reported(stop=stop):
-        if device not in DEVICES:
-            from bproc_factory.config.loader import ConfigError
-            raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, not {device!r}")
-        runs: list[Subset | None] = list(subsets(sweep)) if sweep else [None]
-        part = _shard_part(config, tuple(set_ or ()), output, start, count, shard, bool(sweep)) if shard else None
-    if part is not None:
-        output, start, count = part
-        if count == 0:
-            _mark_complete(output, start, count)
-            _say(f"Shard {output.name} has no images (more shards than scenes) -> {output}")
-            return
-    if workers > 1 or recycle_after is not None:
-        with _errors_reported(stop=stop):
-            if sweep:
-                from bproc_factory.config.loader import ConfigError
-                raise ConfigError("--workers and --sweep cannot be combined; run each subset with --workers")
-        _render_with_workers(config, output, count, start, seed, tuple(set_ or ()), workers, recycle_after or 50,
-                             retries, device, quiet, stop)
-        if part is not None:
-            _mark_complete(output, start, count)
-        return
-    for subset in runs:
-        target = output / subset.name if subset else output
-        progress, callbacks = _render_progress(quiet, subset.name if subset else "rendering")
-        with _errors_reported(progress, stop):
-            summary = render_dataset(config, target, count, start=start, seed=seed,
-                                     overrides=tuple(set_ or ()) + (subset.overrides if subset else ()),
-                                     stop_requested=stop, subset=subset.record() if subset else None,
-                                     device=device, **callbacks)
-        progress.stop()
-        for warning in summary.warnings:
-            err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
-        skipped = f", {summary.skipped} already complete" if summary.skipped else ""
-        _say(f"Rendered {summary.rendered} images ({summary.instances} instances{skipped}) in "
-             f"{summary.seconds:.1f} s, {summary.seconds_per_image:.2f} s/image on {summary.device} "
-             f"-> {summary.output}")
-        for line in run_report(summary.occlusion, summary.visibility):
-            _say(line)
-        if part is not None and summary.rendered + summary.skipped == count:
-            _mark_complete(output, start, count)
-    if sweep:
-        index, sheet = write_sweep_index(output, [s for s in runs if s is not None])
-        atomic_write_json(output / INDEX_FILE, index)
-        atomic_write_bytes(output / "DATASET.md", sheet.encode())
+    bars = _RenderBars(quiet)
+    events = RenderEvents(started=bars.started, progress=bars.progress, finished=bars.finished)
+    with _errors_reported(bars, stop):
+        outcome = run_render(config, output, count, seed=seed, start=start, overrides=tuple(set_ or ()),
+                             sweep=tuple(sweep or ()), shard=shard, device=device, workers=workers,
+                             recycle_after=recycle_after, retries=retries, events=events, stop_requested=stop)
+    if outcome.empty_shard:
+        _say(f"Shard {outcome.output.name} has no images (more shards than scenes) -> {outcome.output}")
 
 
 @app.command()
@@ -257,41 +178,15 @@ def check(config: ConfigArg, set_: SetOpt = None,
           scenes: Annotated[int, typer.Option(min=0, help="Scenes to plan as a placement trial.")] = 3,
           ) -> None:
     """Validate a config, its assets and scene, and trial-plan a few scenes, without rendering."""
-    from bproc_factory.assets.asset import billboard_elevation_warnings, resolve_assets
-    from bproc_factory.assets.categories import category_ids
-    from bproc_factory.config.loader import load_scenario
-    from bproc_factory.plan.fit import check_fit
-    from bproc_factory.plan.scene import plan_scene
+    from bproc_factory.run.check import check_config
 
     with _errors_reported():
-        loaded = load_scenario(config, tuple(set_ or ()))
-        assets = resolve_assets(loaded)
-        categories = category_ids(loaded, assets)
-        info = _scene_info(loaded.resolve(loaded.scenario.scene))
-        check_fit(loaded, assets, info)
-        v = loaded.scenario.views_per_scene
-        for s in range(scenes):
-            plan_scene(loaded, assets, info, 0, s, list(range(s * v, s * v + v)))
-    for warning in billboard_elevation_warnings(loaded, assets):
-        err.print(f"[yellow]warning:[/] {escape(warning)}")
-    areas = ", ".join(f"{a.name} ({a.size_xy[0]:.2f} x {a.size_xy[1]:.2f} m)" for a in info.placement_areas)
-    _say(f"OK {loaded.path}\n  scene: {loaded.resolve(loaded.scenario.scene)}\n"
-         f"  placement areas: {areas}\n  categories: {categories}\n  config sha256: {loaded.sha256}")
-
-
-def _scene_info(path: Path):
-    """The scene's marks (a backplate needs no Blender); raises SceneError on errors."""
-    from bproc_factory.assets.backplate import load_backplate
-    from bproc_factory.errors import SceneError
-
-    if path.suffix.lower() in (".yaml", ".yml"):
-        return load_backplate(path)
-    from bproc_factory.blender.scene import inspect_scene
-
-    survey = inspect_scene(path)
-    if survey.errors:
-        raise SceneError(f"{path}: " + "; ".join(survey.errors))
-    return survey.info
+        report = check_config(config, tuple(set_ or ()), scenes)
+    for warning in report.warnings:
+        _warn(warning)
+    areas = ", ".join(f"{a.name} ({a.size_xy[0]:.2f} x {a.size_xy[1]:.2f} m)" for a in report.info.placement_areas)
+    _say(f"OK {report.loaded.path}\n  scene: {report.scene}\n"
+         f"  placement areas: {areas}\n  categories: {report.categories}\n  config sha256: {report.loaded.sha256}")
 
 
 @scene_app.command("check")
@@ -299,26 +194,18 @@ def scene_check(scene: Annotated[Path, typer.Argument(help="A designer .blend, o
                                                       show_default=False)]) -> None:
     """List a scene's marks (placement areas, camera target and region, occluders, props, lights,
     swappable surfaces) and what is missing or ambiguous; exit 2 on errors."""
-    from bproc_factory.assets.backplate import load_backplate
-    from bproc_factory.errors import SceneError
+    from bproc_factory.run.check import survey_scene
 
     with _errors_reported():
-        if not scene.is_file():
-            raise SceneError(f"{scene}: scene file not found")
-        if scene.suffix.lower() in (".yaml", ".yml"):
-            info, errors, warnings = load_backplate(scene), [], []
-        else:
-            from bproc_factory.blender.scene import inspect_scene
-
-            survey = inspect_scene(scene)
-            info, errors, warnings = survey.info, survey.errors, survey.warnings
-    for problem in errors:
+        survey = survey_scene(scene)
+    for problem in survey.errors:
         err.print(f"[bold red]error:[/] {escape(problem)}", highlight=False, soft_wrap=True)
-    for problem in warnings:
-        err.print(f"[yellow]warning:[/] {escape(problem)}", highlight=False, soft_wrap=True)
-    if errors:
-        err.print(f"{escape(str(scene))}: {len(errors)} error(s); see scenes/README.md for the conventions")
+    for problem in survey.warnings:
+        _warn(problem)
+    if survey.errors:
+        err.print(f"{escape(str(scene))}: {len(survey.errors)} error(s); see scenes/README.md for the conventions")
         raise typer.Exit(2)
+    info = survey.info
     lines = [f"OK {scene}"]
     for area in info.placement_areas:
         lines.append(f"  placement area: {area.name} ({area.size_xy[0]:.2f} x {area.size_xy[1]:.2f} m at "
@@ -371,15 +258,11 @@ def report(dataset: DatasetArg,
 def table(dataset: DatasetArg,
           output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the tables.")]) -> None:
     """Write params.{csv,parquet} (one row per image) and instances.{csv,parquet} (one per label)."""
-    from bproc_factory.dataset.records import open_dataset
-    from bproc_factory.qa.table import build_tables, write_table
+    from bproc_factory.qa.table import write_tables
 
     with _errors_reported():
-        open_dataset(dataset)
-    output.mkdir(parents=True, exist_ok=True)
-    params, instances = build_tables(dataset)
-    paths = write_table(params, output / "params") + write_table(instances, output / "instances")
-    _say(f"{len(params)} images, {len(instances)} instances -> " + ", ".join(str(p) for p in paths))
+        tables = write_tables(dataset, output)
+    _say(f"{tables.images} images, {tables.instances} instances -> " + ", ".join(str(p) for p in tables.paths))
 
 
 @export_app.command("yolo")
@@ -392,8 +275,6 @@ def export_yolo(dataset: DatasetArg,
     """Export to Ultralytics YOLO: dataset.yaml, images/ and labels/, split by scene."""
     from bproc_factory.dataset.yolo import export_yolo as run_export
 
-    if task not in ("segment", "detect"):
-        _fail(ValueError(f"--task must be segment or detect, not {task!r}"))
     with _errors_reported():
         summary = run_export(dataset, output, task, val_fraction, seed)  # type: ignore[arg-type]
     _say(f"YOLO {task}: {summary.train_images} train + {summary.val_images} val images, "
@@ -429,9 +310,6 @@ def farm(config: ConfigArg,
         progress.update(task, completed=done, total=total, images=images)
 
     with _errors_reported(progress):
-        if device not in DEVICES:
-            from bproc_factory.config.loader import ConfigError
-            raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, not {device!r}")
         summary = run_farm(config, output, count, start, seed, tuple(set_ or ()), shards, ray_address, retries,
                            max_calls, device, on_progress)
     progress.stop()
@@ -496,7 +374,8 @@ def ingest(source: Annotated[Path, typer.Argument(help="Turntable or walk-around
     from bproc_factory.ingest.pipeline import IngestOptions, ingest as run_ingest
 
     if not category or (not name and not each):
-        _fail(ValueError("give --category, and --name (except with --each)"))
+        err.print("[bold red]error:[/] give --category, and --name (except with --each)")
+        raise typer.Exit(2)
     opts = IngestOptions(name=name or "", category=category, assets_dir=output, height_m=height_m,
                          segmenter=segmenter, max_views=max_views, force=force)
     if each:
@@ -545,14 +424,9 @@ def turntable_sheet(output: Annotated[Path, typer.Argument(help="PNG to write.",
                     dpi: Annotated[int, typer.Option(min=72, help="Print resolution.")] = 300) -> None:
     """Write the printable ArUco turntable sheet that gives ingest measured angles, focal length
     and metric scale."""
-    import cv2
+    from bproc_factory.ingest.markers import write_sheet
 
-    from bproc_factory.ingest.markers import SheetLayout
-
-    layout = SheetLayout()
-    image = layout.sheet_image(px_per_m=dpi / 0.0254)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(output), image)
+    layout = write_sheet(output, dpi)
     _say(f"Turntable sheet -> {output}: print it {layout.sheet_m * 100:.0f} cm wide (at {dpi} dpi, no scaling); "
          f"markers {layout.marker_m * 1000:.0f} mm; keep the object within {layout.free_radius_m * 100:.0f} cm "
          "of the centre")
@@ -568,18 +442,13 @@ def camera_import(calibration: Annotated[Path, typer.Argument(help="OpenCV calib
                       min=0.1, help="Physical sensor width: sets the real focal length, hence the depth of "
                                     "field (default 36 mm, full frame).")] = None) -> None:
     """Write a camera profile (resolution, K, distortion) from a calibration file."""
-    import yaml
-
-    from bproc_factory.sensor.calibration import read_calibration
+    from bproc_factory.sensor.calibration import import_calibration
 
     with _errors_reported():
-        profile = read_calibration(calibration, camera_id, sensor_width_mm)
+        profile = import_calibration(calibration, output, camera_id, sensor_width_mm)
     if sensor_width_mm is None:
         err.print("[yellow]note:[/] no --sensor-width-mm: depth of field will assume a 36 mm (full-frame) "
                   "sensor; give the real width for a realistic depth of field")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(f"# imported from {calibration} by bproc-factory camera import\n"
-                      + yaml.safe_dump(profile, sort_keys=False), encoding="utf-8")
     _say(f"Camera profile {profile['resolution'][0]}x{profile['resolution'][1]}, "
          f"distortion {profile.get('distortion', {}).get('coeffs', 'none')} -> {output}")
 
@@ -596,15 +465,11 @@ def sensor_fit(output: Annotated[Path, typer.Option("-o", "--output", help="Sens
                                                                        "next to the profile).")] = None,
                name: Annotated[str, typer.Option(help="Profile name.")] = "fitted") -> None:
     """Fit a sensor profile (colour matrix, white balance, tone curve, noise) to a production camera."""
-    from bproc_factory.sensor.fit_io import fit_from_chart, fit_from_pairs, write_profile
+    from bproc_factory.sensor.fit_io import comparison_path, fit_profile
 
-    if (chart is None) == (pairs is None) or (chart is not None and corners is None):
-        _fail(ValueError("give either --chart PHOTO --corners CORNERS.yaml, or --pairs REFERENCE_DIR PRODUCTION_DIR"))
-    comparison = comparison or output.with_name(output.stem + "_comparison.png")
+    comparison = comparison or comparison_path(output)
     with _errors_reported():
-        fit, image = (fit_from_chart(chart, corners, name) if chart is not None else
-                      fit_from_pairs(pairs[0], pairs[1], name))
-        write_profile(fit, output, comparison, image)
+        fit = fit_profile(output, chart, corners, pairs, comparison, name)
     for note in fit.notes:
         err.print(f"[yellow]note:[/] {escape(note)}")
     _say(f"Fitted on {fit.samples} samples: mean ΔE2000 {fit.mean_delta_e:.2f} ({fit.worst_name} "
@@ -619,19 +484,10 @@ def sensor_compare(real: Annotated[Path, typer.Argument(help="Folder of images f
                    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for plots and verdict.")]
                    ) -> None:
     """Compare real camera images with a rendered dataset on model-free image statistics."""
-    from bproc_factory.dataset.records import iter_meta, open_dataset
-    from bproc_factory.qa.compare import (CompareError, compare, current_sensor, folder_stats,
-                                              write_comparison)
+    from bproc_factory.qa.compare import compare_with_dataset
 
     with _errors_reported():
-        ds, _, coco = open_dataset(dataset)
-        if not real.is_dir():
-            raise CompareError(f"{real}: not a folder of images")
-        size = (coco["images"][0]["width"], coco["images"][0]["height"]) if coco["images"] else None
-        real_stats = folder_stats(folder_images(real), size)
-        synthetic = folder_stats([ds.image_path(im["id"]) for im in coco["images"]])
-        findings = compare(real_stats, synthetic, current_sensor(list(iter_meta(dataset))))
-        verdict = write_comparison(real_stats, synthetic, findings, output)
+        findings, verdict = compare_with_dataset(real, dataset, output)
     for f in findings:
         _say(f"{f.stat:>11}: real {f.real:9.4g}  synthetic {f.synthetic:9.4g}  {f.verdict}")
     _say(f"-> {verdict}")

@@ -117,9 +117,14 @@ def ground_point(pixel: tuple[float, float], K: np.ndarray, pose: np.ndarray) ->
     return pose[:3, 3] + ray * (-pose[2, 3] / ray[2])
 
 
+def is_backplate(path: Path) -> bool:
+    """A scene path names a photo backplate (its annotation YAML) rather than a designer .blend."""
+    return path.suffix.lower() in (".yaml", ".yml")
+
+
 def scene_sha256(path: Path) -> str:
     """SHA-256 of a scene: the .blend's bytes, or a backplate annotation's bytes and its photo's."""
-    if path.suffix.lower() not in (".yaml", ".yml"):
+    if not is_backplate(path):
         return tree_sha256(path)
     digest = hashlib.sha256(path.read_bytes())
     photo = read_yaml(path).get("photo") if isinstance(read_yaml(path), dict) else None

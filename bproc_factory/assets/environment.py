@@ -46,3 +46,12 @@ class SceneInfo:
     surfaces: tuple[str, ...] = ()  # objects whose materials may be swapped
     fixed_camera: FixedCamera | None = None
     backplate: dict[str, Any] | None = field(default=None, compare=False)  # photo, world light (backplates)
+
+
+@dataclass
+class Survey:
+    """What a scene's marks are, and what is wrong or missing (``errors`` stop a render)."""
+
+    info: SceneInfo | None
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)

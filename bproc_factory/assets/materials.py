@@ -11,7 +11,6 @@ import functools
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
 
 from bproc_factory.config.base import StrictModel
 from bproc_factory.config.distributions import Distribution, bounded

@@ -13,7 +13,6 @@ Conventions (collections, simple to set in the Blender UI; scenes/README.md expl
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import bpy
@@ -23,7 +22,7 @@ from shapely.ops import unary_union
 
 from bproc_factory.blender.console import stdout_to
 from bproc_factory.errors import SceneError
-from bproc_factory.assets.environment import PlacementArea, SceneInfo
+from bproc_factory.assets.environment import PlacementArea, SceneInfo, Survey
 
 PLACEMENT_COLLECTION = "bpf_placement"
 CAMERA_TARGET_COLLECTION = "bpf_camera_target"
@@ -34,15 +33,6 @@ LIGHT_COLLECTION = "bpf_lights"
 MATERIAL_COLLECTION = "bpf_materials"
 _UP_COS = float(np.cos(np.radians(5.0)))
 _LEVEL_TOLERANCE_M = 0.002
-
-
-@dataclass
-class Survey:
-    """What a scene's marks are, and what is wrong or missing (``errors`` stop a render)."""
-
-    info: SceneInfo | None
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
 
 
 def open_scene(path: Path) -> None:

@@ -18,18 +18,23 @@ COEFF_COUNT = {"brown_conrady": 5, "fisheye": 4}
 class Intrinsics(StrictModel):
     """Pinhole intrinsics in pixels, OpenCV convention (pixel centres at integer coordinates)."""
 
-    fx: float = Field(gt=0)
-    fy: float = Field(gt=0)
-    cx: float
-    cy: float
+    fx: float = Field(gt=0, description="horizontal focal length in pixels, > 0")
+    fy: float = Field(gt=0, description="vertical focal length in pixels, > 0")
+    cx: float = Field(description="principal point x in pixels, inside the image (319.5 is the centre of a "
+                                  "640-pixel-wide image)")
+    cy: float = Field(description="principal point y in pixels, inside the image (239.5 is the centre of a "
+                                  "480-pixel-high image)")
 
 
 class Distortion(StrictModel):
     """OpenCV lens distortion: ``brown_conrady`` [k1, k2, p1, p2, k3] or ``fisheye`` [k1, k2, k3, k4];
     each coefficient may be a distribution (sampled per image)."""
 
-    model: Literal["brown_conrady", "fisheye"] = "brown_conrady"
-    coeffs: list[Distribution]
+    model: Literal["brown_conrady", "fisheye"] = Field(
+        default="brown_conrady", description="brown_conrady: OpenCV's standard model; fisheye: OpenCV's "
+                                             "equidistant fisheye model (cv2.fisheye)")
+    coeffs: list[Distribution] = Field(description="brown_conrady: [k1, k2, p1, p2, k3]; fisheye: [k1, k2, k3, "
+                                                   "k4] (OpenCV order, unitless); each sampled per image")
 
     @model_validator(mode="after")
     def _count(self) -> "Distortion":
@@ -41,39 +46,50 @@ class Distortion(StrictModel):
 
 
 class FocusDistance(StrictModel):
-    distance_m: Positive
+    """Focus at a fixed distance from the camera instead of the look-at target."""
+
+    distance_m: Positive = Field(description="focus distance from the camera in metres, > 0; sampled per image")
 
 
 class DepthOfField(StrictModel):
     """Thin-lens depth of field: the f-number and where focus is (the look-at target, or a distance)."""
 
-    f_stop: Positive
-    focus: Literal["target"] | FocusDistance = "target"
+    f_stop: Positive = Field(description="aperture f-number (f/N), > 0; sampled per image")
+    focus: Literal["target"] | FocusDistance = Field(
+        default="target", description="target: focus on the camera's look-at point; or {distance_m: ...}")
 
 
 class MotionBlur(StrictModel):
     """Blur from camera and object motion during the exposure."""
 
-    shutter_s: Positive
-    camera_speed_mps: NonNegative = 0.0  # in a random direction
-    camera_rotation_dps: NonNegative = 0.0  # about a random axis
-    object_velocity_mps: tuple[Distribution, Distribution, Distribution] = (0.0, 0.0, 0.0)  # world frame
+    shutter_s: Positive = Field(description="exposure time in seconds, > 0, centred on the labelled instant")
+    camera_speed_mps: NonNegative = Field(default=0.0, description="camera speed in metres per second, in a "
+                                          "random direction per image")
+    camera_rotation_dps: NonNegative = Field(default=0.0, description="camera rotation in degrees per second, "
+                                             "about a random axis per image")
+    object_velocity_mps: tuple[Distribution, Distribution, Distribution] = Field(
+        default=(0.0, 0.0, 0.0), description="velocity of every placed object in metres per second, world "
+                                             "frame [x, y, z] (z up)")
 
 
 class CameraProfile(StrictModel):
     """What a physical camera is: resolution, intrinsics, distortion, depth of field, motion blur."""
 
-    name: str | None = None
-    description: str | None = None
-    resolution: tuple[Annotated[int, Field(gt=0, le=16384)], Annotated[int, Field(gt=0, le=16384)]]
-    K: Intrinsics | None = None
-    focal_length_mm: float | None = Field(default=None, gt=0)
-    sensor_width_mm: float = Field(default=36.0, gt=0, description="physical sensor width; sets the "
-                                   "real focal length, and so the depth of field")
-    distortion: Distortion | None = None
-    dof: DepthOfField | None = None
-    motion_blur: MotionBlur | None = None
-    clip_m: tuple[float, float] = (0.01, 100.0)
+    name: str | None = Field(default=None, description="profile name, for people (not used by rendering)")
+    description: str | None = Field(default=None, description="free text about the camera (not used by rendering)")
+    resolution: tuple[Annotated[int, Field(gt=0, le=16384)], Annotated[int, Field(gt=0, le=16384)]] = Field(
+        description="[width, height] of the image in pixels, each 1..16384")
+    K: Intrinsics | None = Field(default=None, description="pinhole intrinsics in pixels; give K or "
+                                 "focal_length_mm, not both")
+    focal_length_mm: float | None = Field(default=None, gt=0, description="focal length in millimetres, > 0, "
+                                          "with the principal point at the image centre; give it or K, not both")
+    sensor_width_mm: float = Field(default=36.0, gt=0, description="physical sensor width in millimetres; sets "
+                                   "the real focal length, and so the depth of field")
+    distortion: Distortion | None = Field(default=None, description="lens distortion; null: an ideal pinhole")
+    dof: DepthOfField | None = Field(default=None, description="depth of field; null: everything sharp")
+    motion_blur: MotionBlur | None = Field(default=None, description="motion blur; null: none")
+    clip_m: tuple[float, float] = Field(default=(0.01, 100.0), description="[near, far] clipping distances in "
+                                        "metres, 0 < near < far")
 
     @model_validator(mode="after")
     def _one_intrinsics(self) -> "CameraProfile":
@@ -94,10 +110,17 @@ class CameraConfig(CameraProfile):
     poses are sampled around the scene's camera target, looking at it."""
 
     profile: str | None = Field(default=None, description="camera profile YAML, relative to the config")
-    distance_m: Positive = Uniform(uniform=(0.8, 1.2))
-    elevation_deg: Annotated[Distribution, bounded(ge=-90, le=90)] = Uniform(uniform=(25.0, 60.0))
-    azimuth_deg: Angle = Uniform(uniform=(0.0, 360.0))
-    roll_deg: Angle = 0.0
-    target_offset_m: tuple[Distribution, Distribution, Distribution] = (0.0, 0.0, 0.0)
+    distance_m: Positive = Field(default=Uniform(uniform=(0.8, 1.2)), description="camera distance from the "
+                                 "look-at point in metres, > 0; sampled per image")
+    elevation_deg: Annotated[Distribution, bounded(ge=-90, le=90)] = Field(
+        default=Uniform(uniform=(25.0, 60.0)), description="camera angle above the horizontal plane through "
+                                                           "the look-at point, degrees in -90..90; sampled per image")
+    azimuth_deg: Angle = Field(default=Uniform(uniform=(0.0, 360.0)), description="camera direction around the "
+                               "vertical axis, degrees from world +X towards +Y; sampled per image")
+    roll_deg: Angle = Field(default=0.0, description="rotation about the optical axis in degrees (0: image "
+                            "horizon level with the world); sampled per image")
+    target_offset_m: tuple[Distribution, Distribution, Distribution] = Field(
+        default=(0.0, 0.0, 0.0), description="[x, y, z] offset in metres (world frame) of the look-at point from "
+                                             "the scene's camera target; each sampled per image")
     pose_tries: int = Field(default=200, gt=0, description="poses drawn per image to find one inside "
                             "the scene's camera region")

@@ -18,7 +18,7 @@ from bproc_factory.config.base import StrictModel
 class Constant(StrictModel):
     """Always the same value."""
 
-    constant: float
+    constant: float = Field(description="the value every draw returns")
 
     def support(self) -> tuple[float, float]:
         return (self.constant, self.constant)
@@ -27,7 +27,8 @@ class Constant(StrictModel):
 class Uniform(StrictModel):
     """Uniform on ``[lo, hi]`` (inclusive integer range where an integer is wanted)."""
 
-    uniform: tuple[float, float]
+    uniform: tuple[float, float] = Field(description="[low, high], low <= high; integer settings draw whole numbers "
+                                                     "in this range, both ends included")
 
     @model_validator(mode="after")
     def _ordered(self) -> "Uniform":
@@ -40,16 +41,20 @@ class Uniform(StrictModel):
 
 
 class NormalParams(StrictModel):
-    mean: float
-    std: float = Field(ge=0)
+    """Mean and standard deviation of a normal distribution."""
+
+    mean: float = Field(description="mean of the normal distribution, in the unit of the setting")
+    std: float = Field(ge=0, description="standard deviation, >= 0, in the unit of the setting")
 
 
 class Normal(StrictModel):
     """Normal distribution, clipped to ``[min, max]`` when those are given."""
 
-    normal: NormalParams
-    min: float | None = None
-    max: float | None = None
+    normal: NormalParams = Field(description="mean and standard deviation of the draw before clipping")
+    min: float | None = Field(default=None, description="draws below this are clipped to it; required where the "
+                                                        "setting has a lower bound")
+    max: float | None = Field(default=None, description="draws above this are clipped to it; required where the "
+                                                        "setting has an upper bound")
 
     @model_validator(mode="after")
     def _ordered(self) -> "Normal":
@@ -66,8 +71,9 @@ class Normal(StrictModel):
 class Choice(StrictModel):
     """One of the listed values, optionally weighted."""
 
-    choice: list[float] = Field(min_length=1)
-    weights: list[float] | None = None
+    choice: list[float] = Field(min_length=1, description="the values to pick from (at least one)")
+    weights: list[float] | None = Field(default=None, description="relative weight of each value, one per value, "
+                                                              ">= 0 with a positive sum; default: equal")
 
     @model_validator(mode="after")
     def _weights_match(self) -> "Choice":

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from bproc_factory.errors import FactoryError
 from bproc_factory.config.camera import CameraProfile
 from bproc_factory.config.distributions import KINDS
 from bproc_factory.config.scenario import LightingPreset, Scenario
@@ -29,7 +30,7 @@ PROFILE_SECTIONS = {"camera": CameraProfile, "sensor": SensorProfile}
 _ALTERNATIVES = {"K": "focal_length_mm", "focal_length_mm": "K"}
 
 
-class ConfigError(ValueError):
+class ConfigError(FactoryError, ValueError):
     """A config could not be read or validated; the message is meant for the user as it is."""
 
 
@@ -40,6 +41,7 @@ class LoadedScenario:
     scenario: Scenario
     path: Path
     sha256: str
+    overrides: tuple[str, ...] = ()  # the --set items applied, so a worker child can be given them
 
     @property
     def base_dir(self) -> Path:
@@ -62,7 +64,16 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
         _merge_profile(raw, section, model, path)
     _merge_lighting(raw, path)
     scenario = validate(Scenario, raw, path, context={"base_dir": path.parent})
-    return LoadedScenario(scenario=scenario, path=path, sha256=config_sha256(scenario))
+    return LoadedScenario(scenario=scenario, path=path, sha256=config_sha256(scenario), overrides=tuple(overrides))
+
+
+def as_loaded(config: str | Path | LoadedScenario, overrides: list[str] | tuple[str, ...] = ()) -> LoadedScenario:
+    """``config`` itself when it is already loaded (loaded once per process), else loaded now."""
+    if isinstance(config, LoadedScenario):
+        if overrides:
+            raise ValueError("give overrides to load_scenario, not with an already loaded scenario")
+        return config
+    return load_scenario(config, overrides)
 
 
 def _merge_profile(raw: dict[str, Any], section: str, model: type[BaseModel], path: Path) -> None:

@@ -35,14 +35,17 @@ def _existing(path: str, info: ValidationInfo, kind: str) -> str:
 class ObjectGroup(StrictModel):
     """A group of objects: each instance takes one of ``assets`` uniformly at random."""
 
-    assets: list[str] = Field(min_length=1)
-    count: Count = 1
-    scale: Positive = 1.0
-    yaw_deg: Angle = Uniform(uniform=(0.0, 360.0))
+    assets: list[str] = Field(min_length=1, description="asset folders, or folders of asset folders, relative "
+                              "to the config; each instance picks one uniformly")
+    count: Count = Field(default=1, description="instances per scene, whole number 0..9999; sampled per scene")
+    scale: Positive = Field(default=1.0, description="factor on the asset's real size, > 0; sampled per instance")
+    yaw_deg: Angle = Field(default=Uniform(uniform=(0.0, 360.0)), description="rotation about the vertical axis "
+                           "in degrees; sampled per instance")
     pose: Literal["upright", "stable", "drop"] = Field(
         default="upright", description="upright; stable: resting on a face of its convex hull; drop: "
                                        "dropped in a random orientation and settled by physics (piles)")
-    placement_area: str | None = None
+    placement_area: str | None = Field(default=None, description="name of the scene's placement area to use; "
+                                       "null: the only one, or one at random per instance")
     render_mode: Literal["mesh", "billboard"] = Field(
         default="mesh", description="mesh; billboard: an ingested asset as an upright card turned to each "
                                     "camera, showing the captured view nearest the camera's azimuth")
@@ -76,8 +79,10 @@ class ObjectGroup(StrictModel):
 class PlacementConfig(StrictModel):
     """How objects are laid out on the placement area."""
 
-    min_gap_m: float = Field(default=0.005, ge=0)
-    max_tries: int = Field(default=300, gt=0)
+    min_gap_m: float = Field(default=0.005, ge=0, description="smallest gap between object footprints in "
+                             "metres, >= 0")
+    max_tries: int = Field(default=300, gt=0, description="random positions tried per object before the scene "
+                           "fails, > 0")
 
 
 class LabelsConfig(StrictModel):
@@ -86,8 +91,10 @@ class LabelsConfig(StrictModel):
     amodal: bool = Field(default=True, description="amodal masks, visib_fract, bbox_amodal and truncated")
     amodal_margin: float = Field(default=0.5, ge=0, le=2, description="the amodal canvas extends past "
                                  "each image edge by this share of the image size (for `truncated`)")
-    min_visible_px: int = Field(default=1, ge=1)
-    min_visib_fract: float = Field(default=0.0, ge=0, le=1)
+    min_visible_px: int = Field(default=1, ge=1, description="fewest visible mask pixels an annotated instance "
+                                "needs, >= 1")
+    min_visib_fract: float = Field(default=0.0, ge=0, le=1, description="smallest visible fraction (visible / "
+                                   "amodal pixels), 0..1, an annotated instance needs")
     below_threshold: Literal["drop", "ignore"] = Field(
         default="drop", description="an instance under a minimum is left out of COCO (drop) or kept "
                                     "with iscrowd 1 (ignore)")
@@ -97,8 +104,10 @@ class OcclusionTarget(StrictModel):
     """What every image must show: at least ``min_instances`` target instances whose visible
     fraction lies in ``visib_fract``."""
 
-    visib_fract: tuple[float, float] = (0.3, 0.7)
-    min_instances: int = Field(default=1, ge=1)
+    visib_fract: tuple[float, float] = Field(default=(0.3, 0.7), description="[low, high] visible fraction, "
+                                             "0 <= low <= high <= 1, that counts as occluded enough")
+    min_instances: int = Field(default=1, ge=1, description="target instances per image that must have a "
+                               "visible fraction in range, >= 1")
     groups: list[int] | None = Field(default=None, description="object groups whose instances count "
                                                                "(default: every group labelled by category)")
 
@@ -115,10 +124,11 @@ class OcclusionConfig(StrictModel):
     result is measured from the rendered masks, and the scene's objects are re-drawn (at most
     ``max_attempts`` times) until every view meets the target."""
 
-    target: OcclusionTarget = OcclusionTarget()
+    target: OcclusionTarget = Field(default=OcclusionTarget(), description="what every image must show")
     occluder_groups: list[int] = Field(default=[], description="object groups whose instances are "
                                        "placed in front of a target, as seen from the scene's first view")
-    max_attempts: int = Field(default=8, ge=1, le=100)
+    max_attempts: int = Field(default=8, ge=1, le=100, description="object layouts drawn per scene, 1..100; "
+                              "the one meeting the target in most views is kept")
 
 
 class LightGroup(StrictModel):
@@ -126,18 +136,28 @@ class LightGroup(StrictModel):
     each light where the placement surface mirrors the camera (of the scene's first view), so its
     highlight glints towards the lens."""
 
-    type: Literal["point", "area", "spot", "sun"]
-    aim: Literal["target", "glare"] = "target"
-    glare_jitter_deg: NonNegative = 2.0  # random offset from the exact mirror direction
-    count: Count = 1
-    energy_w: NonNegative = 100.0
-    temperature_k: Annotated[Distribution, bounded(ge=1667, le=25000)] = 6500.0
-    distance_m: Positive = 2.0
-    elevation_deg: Annotated[Distribution, bounded(ge=-90, le=90)] = Uniform(uniform=(30.0, 80.0))
-    azimuth_deg: Angle = Uniform(uniform=(0.0, 360.0))
-    size_m: Positive = 0.3
-    sun_angle_deg: Annotated[Distribution, bounded(ge=0, le=180)] = 1.0
-    spot_angle_deg: Annotated[Distribution, bounded(gt=0, le=180)] = 45.0
+    type: Literal["point", "area", "spot", "sun"] = Field(description="Blender light type")
+    aim: Literal["target", "glare"] = Field(
+        default="target", description="target: placed by elevation_deg and azimuth_deg; glare: where the surface "
+                                      "mirrors the camera (elevation_deg and azimuth_deg unused)")
+    glare_jitter_deg: NonNegative = Field(default=2.0, description="aim: glare only: offset from the exact mirror "
+                                          "direction in degrees, >= 0")
+    count: Count = Field(default=1, description="lights of this group per scene, whole number 0..9999")
+    energy_w: NonNegative = Field(default=100.0, description="power in watts (sun: irradiance in W/m²), >= 0")
+    temperature_k: Annotated[Distribution, bounded(ge=1667, le=25000)] = Field(
+        default=6500.0, description="black-body colour temperature in kelvin, 1667..25000")
+    distance_m: Positive = Field(default=2.0, description="distance from the camera target in metres, > 0")
+    elevation_deg: Annotated[Distribution, bounded(ge=-90, le=90)] = Field(
+        default=Uniform(uniform=(30.0, 80.0)), description="angle above the horizontal plane through the camera "
+                                                           "target in degrees, -90..90")
+    azimuth_deg: Angle = Field(default=Uniform(uniform=(0.0, 360.0)), description="direction around the vertical "
+                               "axis in degrees from world +X towards +Y")
+    size_m: Positive = Field(default=0.3, description="area: edge length; point and spot: radius; in metres, > 0 "
+                             "(not used by sun)")
+    sun_angle_deg: Annotated[Distribution, bounded(ge=0, le=180)] = Field(
+        default=1.0, description="sun only: angular diameter of the sun in degrees, 0..180 (larger: softer shadows)")
+    spot_angle_deg: Annotated[Distribution, bounded(gt=0, le=180)] = Field(
+        default=45.0, description="spot only: cone angle in degrees, > 0 and <= 180")
 
 
 class SurfaceMaterials(StrictModel):
@@ -150,63 +170,80 @@ class SurfaceMaterials(StrictModel):
 class SceneLights(StrictModel):
     """Randomise the scene's own ``bpf_lights`` lights (restored after each scene)."""
 
-    energy_scale: NonNegative = 1.0
-    temperature_k: Annotated[Distribution, bounded(ge=1667, le=25000)] | None = None
+    energy_scale: NonNegative = Field(default=1.0, description="factor on each scene light's energy, >= 0; "
+                                      "sampled per scene and light")
+    temperature_k: Annotated[Distribution, bounded(ge=1667, le=25000)] | None = Field(
+        default=None, description="new black-body colour in kelvin, 1667..25000, sampled per scene and light; "
+                                  "null: keep the lights' colours")
 
 
 class WorldConfig(StrictModel):
     """World (environment) light; left as the scene has it when omitted."""
 
-    color: tuple[float, float, float] | None = None
-    strength: NonNegative | None = None
+    color: tuple[float, float, float] | None = Field(default=None, description="[R, G, B] linear world colour; "
+                                                     "null: keep the scene's")
+    strength: NonNegative | None = Field(default=None, description="world light strength (Blender background "
+                                         "strength), >= 0; sampled per scene; null: keep the scene's")
 
 
 class LightingPreset(StrictModel):
     """A named lighting condition: lights and world settings a scenario can start from."""
 
-    name: str | None = None
-    description: str | None = None
-    lights: list[LightGroup] = []
-    world: WorldConfig | None = None
+    name: str | None = Field(default=None, description="preset name, for people (not used by rendering)")
+    description: str | None = Field(default=None, description="free text about the condition (not used by "
+                                    "rendering)")
+    lights: list[LightGroup] = Field(default=[], description="light groups put before the scenario's own")
+    world: WorldConfig | None = Field(default=None, description="world settings the scenario's `world` keys "
+                                      "override")
 
 
 class RenderConfig(StrictModel):
     """Cycles settings and output encoding."""
 
-    samples: int = Field(default=64, gt=0, le=65536)
+    samples: int = Field(default=64, gt=0, le=65536, description="Cycles' maximum samples per pixel, 1..65536")
     noise_threshold: float = Field(default=0.05, ge=0, description="adaptive sampling; 0 disables it")
-    denoiser: Literal["none", "oidn"] = "oidn"
-    max_bounces: int = Field(default=4, ge=0)
-    pass_alpha_threshold: float = Field(default=0.5, gt=0, le=1)
-    exposure_ev: float = 0.0
-    image_format: Literal["png", "jpg"] = "png"
-    jpeg_quality: int = Field(default=95, ge=1, le=100)
+    denoiser: Literal["none", "oidn"] = Field(default="oidn", description="oidn: Intel Open Image Denoise on "
+                                              "the beauty pass; none: no denoising")
+    max_bounces: int = Field(default=4, ge=0, description="light bounces (total, and per diffuse, glossy, "
+                             "transmission and volume), >= 0")
+    pass_alpha_threshold: float = Field(default=0.5, gt=0, le=1, description="surfaces with alpha below this "
+                                        "(0..1] are see-through in the masks")
+    exposure_ev: float = Field(default=0.0, description="exposure change in EV (stops), added to the sensor's")
+    image_format: Literal["png", "jpg"] = Field(default="png", description="file format of images/")
+    jpeg_quality: int = Field(default=95, ge=1, le=100, description="JPEG quality 1..100 (image_format: jpg only)")
 
 
 class Scenario(StrictModel):
     """One scenario: a scene, the objects placed in it, lights, camera and render settings."""
 
-    version: Literal[1] = 1
+    version: Literal[1] = Field(default=1, description="config format version; only 1 exists")
     scene: str = Field(description="a designer .blend, or a photo backplate's annotation YAML")
     scene_reload: bool = Field(default=False, description="reopen the .blend for every scene instead "
                                                           "of resetting it")
-    views_per_scene: int = Field(default=1, gt=0, le=1000)
+    views_per_scene: int = Field(default=1, gt=0, le=1000, description="camera poses rendered per scene "
+                                 "(object layout), 1..1000")
     camera: CameraConfig | None = Field(default=None, description="required for .blend scenes; a photo "
                                         "backplate brings its own camera (then only clip, depth of field and "
                                         "motion blur apply)")
-    objects: list[ObjectGroup] = Field(min_length=1)
+    objects: list[ObjectGroup] = Field(min_length=1, description="object groups placed in every scene "
+                                       "(at least one)")
     lighting: str | None = Field(default=None, description="a lighting preset YAML (configs/lighting/) "
                                  "whose lights come before these and whose world these settings override")
-    lights: list[LightGroup] = []
-    world: WorldConfig = WorldConfig()
-    surfaces: SurfaceMaterials | None = None
-    scene_lights: SceneLights | None = None
-    sensor: SensorConfig | None = None
-    lens: LensEffects | None = None
-    placement: PlacementConfig = PlacementConfig()
-    labels: LabelsConfig = LabelsConfig()
-    occlusion: OcclusionConfig | None = None
-    render: RenderConfig = RenderConfig()
+    lights: list[LightGroup] = Field(default=[], description="light groups placed around the camera target, "
+                                     "aimed at it, drawn per scene")
+    world: WorldConfig = Field(default=WorldConfig(), description="world (environment) light")
+    surfaces: SurfaceMaterials | None = Field(default=None, description="swap the scene's bpf_materials surfaces "
+                                              "for library materials; null: keep them")
+    scene_lights: SceneLights | None = Field(default=None, description="vary the scene's bpf_lights; null: keep "
+                                             "them as saved")
+    sensor: SensorConfig | None = Field(default=None, description="sensor pipeline; null: exposure and sRGB "
+                                        "encoding only")
+    lens: LensEffects | None = Field(default=None, description="lens obstructions; null: none")
+    placement: PlacementConfig = Field(default=PlacementConfig(), description="how objects are laid out")
+    labels: LabelsConfig = Field(default=LabelsConfig(), description="amodal labels and the label policy")
+    occlusion: OcclusionConfig | None = Field(default=None, description="occlusion target; null: occlusion is "
+                                              "left to chance")
+    render: RenderConfig = Field(default=RenderConfig(), description="Cycles settings and output encoding")
     categories: dict[str, Annotated[int, Field(gt=0)]] | None = Field(
         default=None, description="fixed category ids; default: 1..K in sorted name order")
 

@@ -9,6 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from bproc_factory.errors import OutputExistsError
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -71,7 +73,7 @@ def process_alive(pid: int) -> bool:
 def require_empty(folder: Path, what: str) -> None:
     """Refuse to write into a folder that already holds files."""
     if folder.exists() and any(folder.iterdir()):
-        raise FileExistsError(f"{folder}: {what} output folder is not empty; choose a new one")
+        raise OutputExistsError(f"{folder}: {what} output folder is not empty; choose a new one")
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")

@@ -16,6 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from bproc_factory.errors import FactoryError
 from bproc_factory import __version__
 from bproc_factory.dataset.files import atomic_write_bytes, atomic_write_json, process_alive, temp_owner
 
@@ -25,7 +26,7 @@ IDENTITY_KEYS = ("config_sha256", "run_seed", "image_suffix", "inputs")
 STALE_TEMP_AGE_S = 600  # a temp file this old belongs to no live writer (writes take milliseconds)
 
 
-class DatasetError(RuntimeError):
+class DatasetError(FactoryError, RuntimeError):
     """The output folder cannot be used as asked; the message says why and what to do."""
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bproc_factory.errors import FactoryError
 from bproc_factory.dataset.datasheet import write_datasheet
 from bproc_factory.dataset.folder import RUN_FILE, Dataset
 from bproc_factory.dataset.files import atomic_write_json
@@ -24,7 +25,7 @@ _RUN_SPECIFIC = ("config_path", "merged_from", "asset_info", "sources")
 _FILES = ("image_path", "mask_path", "meta_path")  # differs between shards of one run without changing what they hold
 
 
-class MergeError(ValueError):
+class MergeError(FactoryError, ValueError):
     """The sources cannot be merged; the message names the sources and ids in conflict."""
 
 

@@ -5,10 +5,11 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
+from bproc_factory.errors import FactoryError
 from bproc_factory.dataset.folder import COCO_FILE, RUN_FILE, Dataset
 
 
-class NotADatasetError(ValueError):
+class NotADatasetError(FactoryError, ValueError):
     """The folder is not a bproc_factory dataset; the message names it."""
 
 

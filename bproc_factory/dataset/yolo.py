@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import yaml
 
+from bproc_factory.errors import FactoryError
 from bproc_factory.dataset.files import link_or_copy, require_empty
 from bproc_factory.dataset.records import annotations_by_image, open_dataset, read_json
 from bproc_factory.config.seeding import seed_int
@@ -27,7 +28,7 @@ from bproc_factory.config.seeding import seed_int
 Task = Literal["detect", "segment"]
 
 
-class ExportError(RuntimeError):
+class ExportError(FactoryError, RuntimeError):
     """The dataset cannot be exported as it is; the message names the file."""
 
 
@@ -91,6 +92,8 @@ def export_yolo(root: Path, out: Path, task: Task = "segment", val_fraction: flo
                 seed: int = 0) -> YoloSummary:
     """Write the YOLO export of the dataset at ``root`` into the new folder ``out`` (built in a
     temporary folder beside it and renamed at the end, so a failed export leaves nothing)."""
+    if task not in ("segment", "detect"):
+        raise ExportError(f"--task must be segment or detect, not {task!r}")
     dataset, _, coco = open_dataset(root)
     require_empty(out, "YOLO export")
     classes = {cid: k for k, cid in enumerate(sorted(c["id"] for c in coco["categories"]))}

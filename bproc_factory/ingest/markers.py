@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -100,3 +101,11 @@ def detect_markers(gray: np.ndarray, layout: SheetLayout) -> dict[int, np.ndarra
     if ids is None:
         return {}
     return {int(i): c.reshape(4, 2) for i, c in zip(ids.ravel(), corners) if 0 <= int(i) < layout.count}
+
+
+def write_sheet(output: Path, dpi: int = 300) -> SheetLayout:
+    """Write the printable turntable sheet as a PNG at ``dpi``; returns its layout."""
+    layout = SheetLayout()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(output), layout.sheet_image(px_per_m=dpi / 0.0254))
+    return layout

@@ -15,11 +15,12 @@ import shapely.affinity
 import trimesh
 from shapely.geometry import MultiPoint, Polygon
 
+from bproc_factory.errors import FactoryError
 from bproc_factory.assets.asset import Asset
 from bproc_factory.assets.environment import PlacementArea
 
 
-class PlacementError(RuntimeError):
+class PlacementError(FactoryError, RuntimeError):
     """Objects could not be placed without overlap; the message names what and where."""
 
 

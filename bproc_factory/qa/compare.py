@@ -11,6 +11,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from bproc_factory.dataset.files import folder_images
+from bproc_factory.dataset.records import iter_meta, open_dataset
+from bproc_factory.errors import FactoryError
 from bproc_factory.qa import plots
 from bproc_factory.sensor.pipeline import LUMA, srgb_decode
 
@@ -24,7 +27,7 @@ CORNER_R2 = 0.85  # mean squared radius of the corner region (r > 0.85 of the ha
 _NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 
 
-class CompareError(ValueError):
+class CompareError(FactoryError, ValueError):
     """The comparison cannot be made; the message names the folder or file."""
 
 
@@ -175,3 +178,16 @@ def write_comparison(real: list[dict[str, float]], synthetic: list[dict[str, flo
     verdict = out / "verdict.md"
     verdict.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return verdict
+
+
+def compare_with_dataset(real: Path, dataset: Path, output: Path) -> tuple[list[Finding], Path]:
+    """Compare the real camera's images in ``real`` with a rendered dataset; write plots, stats
+    and the verdict into ``output``; returns the findings and the verdict's path."""
+    ds, _, coco = open_dataset(dataset)
+    if not real.is_dir():
+        raise CompareError(f"{real}: not a folder of images")
+    size = (coco["images"][0]["width"], coco["images"][0]["height"]) if coco["images"] else None
+    real_stats = folder_stats(folder_images(real), size)
+    synthetic = folder_stats([ds.image_path(im["id"]) for im in coco["images"]])
+    findings = compare(real_stats, synthetic, current_sensor(list(iter_meta(dataset))))
+    return findings, write_comparison(real_stats, synthetic, findings, output)

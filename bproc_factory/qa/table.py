@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bproc_factory.dataset.records import iter_meta
+from bproc_factory.dataset.records import iter_meta, open_dataset
 
 Scalar = int | float | str | bool | None
 IMAGE_KEYS = ("image_index", "file_name", "width", "height", "scene_index", "view_index", "run_seed",
@@ -122,3 +123,21 @@ def _schema(rows: list[dict[str, Scalar]], columns: list[str]) -> pa.Schema:
         kind = next((type(r[col]) for r in rows if r.get(col) is not None), str)
         fields.append(pa.field(col, types[kind]))
     return pa.schema(fields)
+
+
+@dataclass(frozen=True)
+class Tables:
+    """What ``write_tables`` wrote: row counts and the files."""
+
+    images: int
+    instances: int
+    paths: list[Path]
+
+
+def write_tables(dataset: Path, output: Path) -> Tables:
+    """Write params.{csv,parquet} (one row per image) and instances.{csv,parquet} (one per label)."""
+    open_dataset(dataset)  # not a dataset: one clear error before anything is written
+    output.mkdir(parents=True, exist_ok=True)
+    params, instances = build_tables(dataset)
+    paths = write_table(params, output / "params") + write_table(instances, output / "instances")
+    return Tables(len(params), len(instances), paths)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from bproc_factory.config.loader import ConfigError, load_scenario
+from bproc_factory.run.render import check_device
 from bproc_factory.errors import RenderError
 from bproc_factory.dataset.merge import merge_datasets
 from bproc_factory.dataset.files import link_or_copy
@@ -56,6 +57,7 @@ def farm(config: Path, output: Path, count: int, start: int = 0, seed: int = 0, 
     """Render images ``start .. start+count-1`` as Ray tasks, one shard each, and merge them.
     ``on_progress(shards done, shards, images done)`` is called as shards finish."""
     t0 = time.perf_counter()
+    check_device(device)
     views = load_scenario(config, overrides).scenario.views_per_scene  # bad config: one clear error
     scenes = (start + count - 1) // views - start // views + 1
     n = shards or min(scenes, 64)

@@ -17,7 +17,7 @@ from bproc_factory import __version__
 from bproc_factory.assets.asset import Asset, resolve_assets
 from bproc_factory.assets.backplate import scene_sha256
 from bproc_factory.assets.categories import category_ids
-from bproc_factory.config.loader import LoadedScenario, load_scenario
+from bproc_factory.config.loader import LoadedScenario, as_loaded
 from bproc_factory.dataset.datasheet import write_datasheet
 from bproc_factory.sensor.distortion import warp_image, warp_labels
 from bproc_factory.dataset.folder import Dataset, coco_record
@@ -97,13 +97,14 @@ class _Job:
             write_datasheet(self.dataset.root, self.identity, self.records)
 
 
-def render_dataset(config: Path, output: Path, count: int, start: int = 0, seed: int = 0,
+def render_dataset(config: Path | LoadedScenario, output: Path, count: int, start: int = 0, seed: int = 0,
                    overrides: tuple[str, ...] = (), on_progress: ProgressFn | None = None,
                    on_total: Callable[[int], None] | None = None,
                    stop_requested: Callable[[], str | None] = lambda: None,
                    subset: dict[str, Any] | None = None, device: str = "auto") -> RunSummary:
     """Render images ``start .. start+count-1`` of the run (config, seed) into ``output``.
 
+    ``config`` is a scenario file (loaded with ``overrides``) or an already loaded scenario.
     Complete images already in ``output`` are skipped. ``coco.json`` is rewritten from the
     per-image records after scenes (at most every ``COCO_WRITE_INTERVAL_S``) and at the end.
     ``stop_requested`` is polled between scenes; a reason it returns ends the run with ``Stopped``.
@@ -111,7 +112,7 @@ def render_dataset(config: Path, output: Path, count: int, start: int = 0, seed:
     auto (OptiX, else CUDA, else CPU), cpu, cuda or optix.
     """
     t0 = time.perf_counter()
-    loaded = load_scenario(config, overrides)
+    loaded = as_loaded(config, overrides)
     sc = loaded.scenario
     assets = resolve_assets(loaded)
     categories = category_ids(loaded, assets)

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from bproc_factory.config.loader import ConfigError, load_scenario
+from bproc_factory.config.loader import ConfigError, LoadedScenario
 from bproc_factory.dataset.folder import RUN_FILE, Dataset
 from bproc_factory.dataset.datasheet import write_datasheet
-from bproc_factory.errors import RenderError
+from bproc_factory.errors import RenderError, Stopped
 from bproc_factory.dataset.records import read_json
 
 THREADS_ENV = "BPF_CYCLES_THREADS"
@@ -47,6 +47,7 @@ class WorkersSummary:
 
     output: Path
     requested: int
+    workers: int
     rendered: int = 0
     workers_started: int = 0
     retried: list[int] = field(default_factory=list)  # first index of each batch that was re-run
@@ -92,17 +93,18 @@ def _nvidia_smi_listing() -> str | None:
         return None
 
 
-def render_with_workers(config: Path, output: Path, count: int, start: int = 0, seed: int = 0,
-                        overrides: tuple[str, ...] = (), workers: int = 2, recycle_after: int = 50,
+def render_with_workers(loaded: LoadedScenario, output: Path, count: int, start: int = 0, seed: int = 0,
+                        workers: int = 2, recycle_after: int = 50,
                         retries: int = 2, device: str = "auto", on_progress: Callable[[int], None] | None = None,
                         stop_requested: Callable[[], str | None] = lambda: None) -> WorkersSummary:
-    """Render images ``start .. start+count-1`` with ``workers`` concurrent recycled processes."""
+    """Render images ``start .. start+count-1`` with ``workers`` concurrent recycled processes; each
+    child is given the config file and the overrides ``loaded`` was made from."""
     t0 = time.perf_counter()
-    views = load_scenario(config, overrides).scenario.views_per_scene  # bad config: one clear error
+    views = loaded.scenario.views_per_scene
     dataset = Dataset(output)
     dataset.check_writable()
     queue = deque(_Batch(a, n) for a, n in plan_batches(start, count, views, recycle_after))
-    summary = WorkersSummary(output=output, requested=count)
+    summary = WorkersSummary(output=output, requested=count, workers=workers)
     threads = max(1, (os.cpu_count() or 1) // workers)
     gpus = [] if device == "cpu" else visible_gpus(dict(os.environ), _nvidia_smi_listing())
     free_slots = list(range(workers))
@@ -118,7 +120,7 @@ def render_with_workers(config: Path, output: Path, count: int, start: int = 0, 
             while queue and free_slots and not reason:
                 batch, slot = queue.popleft(), free_slots.pop(0)
                 env = worker_env(dict(os.environ), threads, slot, gpus)
-                proc, log = _spawn(config, output, seed, overrides, batch, env, device)
+                proc, log = _spawn(loaded.path, output, seed, loaded.overrides, batch, env, device)
                 running[proc.pid] = (proc, batch, log, slot)
                 summary.workers_started += 1
             time.sleep(POLL_S)
@@ -151,7 +153,6 @@ def render_with_workers(config: Path, output: Path, count: int, start: int = 0, 
         raise RenderError("\n".join(failures))
     reason = stop_requested()
     if reason:
-        from bproc_factory.errors import Stopped
         raise Stopped(f"{reason}: stopped with {summary.rendered} of {count} images complete")
     return summary
 

@@ -219,3 +219,13 @@ def read_calibration(path: Path, camera_id: int | None = None,
     if path.suffix.lower() == ".txt":
         return read_colmap(path, camera_id, sensor_width_mm)
     return read_opencv(path, sensor_width_mm)
+
+
+def import_calibration(calibration: Path, output: Path, camera_id: int | None = None,
+                       sensor_width_mm: float | None = None) -> dict[str, Any]:
+    """Write the camera profile YAML read from ``calibration`` to ``output``; returns the profile."""
+    profile = read_calibration(calibration, camera_id, sensor_width_mm)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(f"# imported from {calibration} by bproc-factory camera import\n"
+                      + yaml.safe_dump(profile, sort_keys=False), encoding="utf-8")
+    return profile

@@ -15,13 +15,15 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from bproc_factory.errors import FactoryError
+
 MAX_CANVAS_SCALE = 3.0  # the render canvas may have at most this many times the output's side
 ROUND_TRIP_TOLERANCE_PX = 0.02
 LABEL_SUPERSAMPLING = 2  # label canvas resolution factor under distortion
 _CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-12)
 
 
-class DistortionError(ValueError):
+class DistortionError(FactoryError, ValueError):
     """The distortion cannot be rendered (not invertible over the image, or too wide a view)."""
 
 

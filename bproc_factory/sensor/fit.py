@@ -15,6 +15,7 @@ import numpy as np
 from scipy.optimize import least_squares
 from skimage.color import deltaE_ciede2000, rgb2lab
 
+from bproc_factory.errors import FactoryError
 from bproc_factory.sensor.chart import NEUTRAL_PATCHES, Patches
 from bproc_factory.sensor.pipeline import srgb_decode
 
@@ -23,7 +24,7 @@ MIN_R2 = 0.8  # the model must explain this share of the production values' vari
 GAMMA_RANGE = (1.0, 4.0)
 
 
-class FitError(ValueError):
+class FitError(FactoryError, ValueError):
     """The inputs cannot be fitted; the message says why and what to supply instead."""
 
 

@@ -102,3 +102,20 @@ def write_profile(fit: SensorFit, output: Path, comparison: Path, image: np.ndar
     comparison.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(comparison), image[..., ::-1])
 
+
+
+def fit_profile(output: Path, chart: Path | None = None, corners: Path | None = None,
+                pairs: tuple[Path, Path] | None = None, comparison: Path | None = None,
+                name: str = "fitted") -> SensorFit:
+    """Fit a profile from a chart photo (with its corners file) or from aligned image pairs, and
+    write it with a before/after image (default: next to the profile)."""
+    if (chart is None) == (pairs is None) or (chart is not None and corners is None):
+        raise FitError("give either --chart PHOTO --corners CORNERS.yaml, or --pairs REFERENCE_DIR PRODUCTION_DIR")
+    fit, image = fit_from_chart(chart, corners, name) if chart is not None else fit_from_pairs(*pairs, name)
+    write_profile(fit, output, comparison or comparison_path(output), image)
+    return fit
+
+
+def comparison_path(output: Path) -> Path:
+    """Where the before/after image of a profile goes by default."""
+    return output.with_name(output.stem + "_comparison.png")

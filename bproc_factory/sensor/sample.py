@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from bproc_factory.config.distributions import Distribution, sample, sample_int
+from bproc_factory.config.distributions import sample, sample_int
 from bproc_factory.config.sensor import LensEffects, SensorProfile
 from bproc_factory.config.seeding import draw, rng_for
 

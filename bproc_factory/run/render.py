@@ -1,0 +1,132 @@
+"""Render a run the way it was asked for: in this process, once per sweep subset, as one shard of
+a farm, or with several recycled worker processes. Finished shards are marked COMPLETE and a
+sweep's subsets are indexed. This is the library call behind ``bproc-factory render``."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from bproc_factory.config.loader import ConfigError, LoadedScenario, as_loaded, load_scenario
+from bproc_factory.dataset.files import atomic_write_bytes, atomic_write_json
+from bproc_factory.dataset.shards import COMPLETE_FILE, parse_shard, shard_folder, shard_range
+from bproc_factory.labels.occlusion import run_report
+from bproc_factory.run.job import RunSummary, render_dataset
+from bproc_factory.run.sweep import INDEX_FILE, Subset, subsets, write_sweep_index
+from bproc_factory.run.workers import WorkersSummary, render_with_workers
+
+DEVICES = ("auto", "cpu", "cuda", "optix")
+DEFAULT_RECYCLE_AFTER = 50
+
+
+@dataclass
+class RenderEvents:
+    """What a caller (the CLI's progress bars) hears while a render runs: a run (the whole
+    request, or one sweep subset) starts with the images it will render, images finish, it ends."""
+
+    started: Callable[[str, int], None] = lambda label, total: None
+    progress: Callable[[int, int], None] = lambda done, instances: None
+    finished: Callable[[RunSummary | WorkersSummary], None] = lambda summary: None
+
+
+@dataclass
+class RenderOutcome:
+    """Where the images went (the shard folder for a shard) and each run's summary."""
+
+    output: Path
+    runs: list[RunSummary | WorkersSummary] = field(default_factory=list)
+    empty_shard: bool = False
+
+
+def check_device(device: str) -> None:
+    """Refuse an unknown ``--device`` before anything is loaded or written."""
+    if device not in DEVICES:
+        raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, not {device!r}")
+
+
+def render(config: str | Path | LoadedScenario, output: str | Path, count: int, *, seed: int = 0, start: int = 0,
+           overrides: tuple[str, ...] = (), sweep: tuple[str, ...] = (), shard: str | None = None,
+           device: str = "auto", workers: int = 1, recycle_after: int | None = None, retries: int = 2,
+           events: RenderEvents | None = None,
+           stop_requested: Callable[[], str | None] = lambda: None) -> RenderOutcome:
+    """Render images ``start .. start+count-1`` of the run (config, seed) into ``output``.
+
+    ``sweep`` renders the same images once per value into ``output/key=value``; ``shard`` ("I/N"
+    or "env") renders only that shard into ``output/shard-I-of-N`` and marks it COMPLETE when
+    whole; ``workers`` > 1 (or ``recycle_after``) renders in recycled child processes. The config
+    is loaded once here (once per subset for a sweep) and handed on.
+    """
+    events = events or RenderEvents()
+    output = Path(output)
+    check_device(device)
+    if sweep and shard:
+        raise ConfigError("--shard and --sweep cannot be combined; shard each subset's run instead")
+    if sweep and (workers > 1 or recycle_after is not None):
+        raise ConfigError("--workers and --sweep cannot be combined; run each subset with --workers")
+    if sweep:
+        return _render_sweep(config, output, count, seed, start, overrides, list(subsets(list(sweep))), device,
+                             events, stop_requested)
+    loaded = as_loaded(config, overrides)
+    if shard:
+        i, n = parse_shard(shard)
+        start, count = shard_range(start, count, loaded.scenario.views_per_scene, i, n)
+        output = shard_folder(output, i, n)
+        if count == 0:
+            _mark_complete(output, start, count)
+            return RenderOutcome(output, empty_shard=True)
+    outcome = RenderOutcome(output)
+    if workers > 1 or recycle_after is not None:
+        events.started(f"rendering ({workers} workers)", count)
+        summary = render_with_workers(loaded, output, count, start, seed, workers,
+                                      recycle_after or DEFAULT_RECYCLE_AFTER, retries, device,
+                                      on_progress=lambda done: events.progress(done, 0),
+                                      stop_requested=stop_requested)
+        done = summary.rendered
+    else:
+        summary = render_dataset(loaded, output, count, start=start, seed=seed, stop_requested=stop_requested,
+                                 device=device, on_total=lambda todo: events.started("rendering", todo),
+                                 on_progress=events.progress)
+        done = summary.rendered + summary.skipped
+    events.finished(summary)
+    outcome.runs.append(summary)
+    if shard and done == count:
+        _mark_complete(output, start, count)
+    return outcome
+
+
+def _render_sweep(config: str | Path | LoadedScenario, output: Path, count: int, seed: int, start: int,
+                  overrides: tuple[str, ...], runs: list[Subset], device: str, events: RenderEvents,
+                  stop_requested: Callable[[], str | None]) -> RenderOutcome:
+    """Each subset in its own folder (its config loaded with the subset's values), then the index."""
+    path, base = (config.path, config.overrides) if isinstance(config, LoadedScenario) else (Path(config), ())
+    outcome = RenderOutcome(output)
+    for subset in runs:
+        loaded = load_scenario(path, base + tuple(overrides) + subset.overrides)
+        summary = render_dataset(loaded, output / subset.name, count, start=start, seed=seed,
+                                 stop_requested=stop_requested, subset=subset.record(), device=device,
+                                 on_total=lambda todo, label=subset.name: events.started(label, todo),
+                                 on_progress=events.progress)
+        events.finished(summary)
+        outcome.runs.append(summary)
+    index, sheet = write_sweep_index(output, runs)
+    atomic_write_json(output / INDEX_FILE, index)
+    atomic_write_bytes(output / "DATASET.md", sheet.encode())
+    return outcome
+
+
+def _mark_complete(folder: Path, start: int, count: int) -> None:
+    """Write the shard's COMPLETE marker: every image of its range is in the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(folder / COMPLETE_FILE, {"start": start, "count": count})
+
+
+def summary_lines(summary: RunSummary | WorkersSummary) -> list[str]:
+    """The lines a run ends with: images, time and device, and the occlusion outcome."""
+    if isinstance(summary, WorkersSummary):
+        retried = f", {len(summary.retried)} batch(es) retried" if summary.retried else ""
+        return [f"Rendered {summary.rendered}/{summary.requested} images with {summary.workers} workers "
+                f"({summary.workers_started} processes{retried}) in {summary.seconds:.1f} s -> {summary.output}"]
+    skipped = f", {summary.skipped} already complete" if summary.skipped else ""
+    return [f"Rendered {summary.rendered} images ({summary.instances} instances{skipped}) in "
+            f"{summary.seconds:.1f} s, {summary.seconds_per_image:.2f} s/image on {summary.device} "
+            f"-> {summary.output}", *run_report(summary.occlusion, summary.visibility)]
