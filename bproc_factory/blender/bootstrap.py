@@ -56,6 +56,11 @@ def import_blenderproc(temp_dir: str) -> ModuleType:
     return blenderproc
 
 
+def api() -> ModuleType:
+    """The BlenderProc package imported by ``import_blenderproc`` (which must have run first)."""
+    return _state["bproc"]
+
+
 def _set_temp_dir(temp_dir: str) -> None:
     from blenderproc.python.utility.SetupUtility import SetupUtility
 

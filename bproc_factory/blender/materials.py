@@ -16,6 +16,12 @@ def _rgba(srgb: list[float]) -> tuple[float, float, float, float]:
     return (r, g, b, 1.0)
 
 
+def use_material(slot: bpy.types.MaterialSlot, material: bpy.types.Material) -> None:
+    """Put ``material`` in an object's slot, linked to the object (the mesh keeps its own)."""
+    slot.link = "OBJECT"
+    slot.material = material
+
+
 def build_material(name: str, params: dict[str, Any]) -> bpy.types.Material:
     """A new material whose base colour varies by ``params["pattern"]`` between two tones."""
     mat = bpy.data.materials.new(name)

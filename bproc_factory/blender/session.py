@@ -29,13 +29,15 @@ from bproc_factory.blender import animation, passes  # noqa: E402
 from bproc_factory.blender.billboards import CardLibrary, key_cards  # noqa: E402
 from bproc_factory.blender.console import stdout_to  # noqa: E402
 from bproc_factory.blender.devices import use_device  # noqa: E402
-from bproc_factory.blender.environment import Environment  # noqa: E402
-from bproc_factory.blender.materials import build_material  # noqa: E402
+from bproc_factory.blender.world import Environment  # noqa: E402
+from bproc_factory.blender.camera import factory_camera, set_intrinsics  # noqa: E402
+from bproc_factory.blender.lights import add_light  # noqa: E402
 from bproc_factory.blender.meshes import MeshLibrary  # noqa: E402
+from bproc_factory.blender.objects import add_object  # noqa: E402
 from bproc_factory.config.scenario import Scenario  # noqa: E402
 from bproc_factory.errors import RenderError  # noqa: E402
 from bproc_factory.dataset.files import process_alive  # noqa: E402
-from bproc_factory.plan.scene import LightPlan, ScenePlan, ViewPlan  # noqa: E402
+from bproc_factory.plan.scene import ScenePlan, ViewPlan  # noqa: E402
 from bproc_factory.assets.environment import SceneInfo  # noqa: E402
 
 GENERATED_COLLECTION = "bpf_generated"
@@ -96,7 +98,7 @@ class RenderSession:
         with self.quiet():
             self.environment = Environment(self.scene_path)
             self.info: SceneInfo = self.environment.info
-            self._camera = _factory_camera()
+            self._camera = factory_camera()
             init_renderer()
             self.device = use_device(self._requested_device)
         self._outputs = passes.setup_outputs(self._work, self._render, self.environment.backplate)
@@ -171,28 +173,11 @@ class RenderSession:
                               f"last Blender output:\n{self._log_tail()}") from exc
 
     def _apply(self, plan: ScenePlan) -> dict[int, bpy.types.Object]:
-        objects = {}
-        for obj in plan.objects:
-            mesh = self._cards.mesh(obj.asset) if obj.asset.billboard else self._meshes.mesh(obj.asset)
-            mesh_obj = bproc.object.create_from_blender_mesh(mesh, f"bpf_{obj.instance_id:04d}_{obj.asset.name}")
-            blender_obj = mesh_obj.blender_obj
-            bpy.context.collection.objects.unlink(blender_obj)
-            self._collection.objects.link(blender_obj)
-            mesh_obj.set_local2world_mat(Matrix(obj.obj_to_world.tolist()))
-            blender_obj.pass_index = 0 if obj.label == "background" else obj.instance_id
-            if obj.asset.billboard:  # its own copy: each instance shows its own card per frame
-                material = mesh.materials[0].copy()
-                self._materials.append(material)
-                blender_obj.material_slots[0].link = "OBJECT"
-                blender_obj.material_slots[0].material = material
-            elif obj.material is not None:
-                material = build_material(f"bpf_{obj.instance_id:04d}_material", obj.material)
-                self._materials.append(material)
-                blender_obj.material_slots[0].link = "OBJECT"
-                blender_obj.material_slots[0].material = material
-            objects[obj.instance_id] = blender_obj
+        """Mirror the plan in Blender: objects, lights, world; the Cycles seed."""
+        objects = {obj.instance_id: add_object(obj, self._meshes, self._cards, self._collection, self._materials)
+                   for obj in plan.objects}
         for k, light in enumerate(plan.lights):
-            self._add_light(k, light)
+            add_light(self._collection, k, light)
         self.environment.apply(plan.world, plan.surfaces, plan.scene_lights)
         bpy.context.scene.cycles.seed = plan.cycles_seed
         return objects
@@ -205,26 +190,20 @@ class RenderSession:
         key_cards(self._cards, objects, plan.objects,
                   [(animation.frame_of(k), v.cam_to_world) for k, v in enumerate(views)])
 
-    def _set_intrinsics(self, views: list[ViewPlan], label: bool) -> None:
-        canvas = views[0].canvas()
-        K, width, height = canvas.label_intrinsics() if label else (canvas.K, canvas.width, canvas.height)
-        # BlenderProc derives the lens (mm) from the sensor width and the rendered width: scale the
-        # sensor with the canvas so the lens, and so the depth of field, stays the real one.
-        self._camera.data.sensor_width = self._camera_cfg.sensor_width_mm * width / views[0].width
-        bproc.camera.set_intrinsics_from_K_matrix(K, width, height, *self._camera_cfg.clip_m)
-
     def _label_pass(self, views: list[ViewPlan]) -> list[np.ndarray]:
         """Index maps of the keyed views from the label pass."""
-        self._set_intrinsics(views, label=True)
+        set_intrinsics(self._camera, self._camera_cfg, views, label=True)
         passes.label_pass(self._outputs)
         bproc.renderer.render(output_dir=str(self._work), file_prefix=passes.LABEL_PREFIX, return_data=False,
                               verbose=True, output_key=None)
-        out = []
-        for k, view in enumerate(views):
-            frame = animation.frame_of(k)
-            out.append(_read_index(self._work / f"{passes.INDEX_PREFIX}{frame:04d}.exr", view.image_index))
-            (self._work / f"{passes.LABEL_PREFIX}{frame:04d}.exr").unlink(missing_ok=True)
-        return out
+        return [self._read_label_frame(k, view.image_index) for k, view in enumerate(views)]
+
+    def _read_label_frame(self, k: int, image_index: int) -> np.ndarray:
+        """The index map of keyed frame ``k`` of a label pass; its files are deleted once read."""
+        frame = animation.frame_of(k)
+        index = _read_index(self._work / f"{passes.INDEX_PREFIX}{frame:04d}.exr", image_index)
+        (self._work / f"{passes.LABEL_PREFIX}{frame:04d}.exr").unlink(missing_ok=True)
+        return index
 
     def _amodal_pass(self, plan: ScenePlan, views: list[ViewPlan]) -> list[list[np.ndarray]]:
         """Index maps of the amodal frames of the keyed views: the environment hidden, and in each
@@ -257,15 +236,12 @@ class RenderSession:
                 obj.hide_render = False
         out: dict[int, list[np.ndarray]] = {v.image_index: [] for v in views}
         for k, (view, _) in enumerate(frames):
-            frame = animation.frame_of(k)
-            out[view.image_index].append(_read_index(self._work / f"{passes.INDEX_PREFIX}{frame:04d}.exr",
-                                                     view.image_index))
-            (self._work / f"{passes.LABEL_PREFIX}{frame:04d}.exr").unlink(missing_ok=True)
+            out[view.image_index].append(self._read_label_frame(k, view.image_index))
         return [out[v.image_index] for v in views]
 
     def _beauty_pass(self, views: list[ViewPlan]) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]:
         """Linear RGB (and, for backplates, alpha and the shadow-catcher factor) of the keyed views."""
-        self._set_intrinsics(views, label=False)
+        set_intrinsics(self._camera, self._camera_cfg, views, label=False)
         passes.beauty_pass(self._outputs, self._render, dof=views[0].dof is not None,
                            motion_blur=views[0].motion is not None)
         bproc.renderer.render(output_dir=str(self._work), file_prefix=passes.RGB_PREFIX, return_data=False,
@@ -280,23 +256,6 @@ class RenderSession:
                 shadow = _read_exr(self._work / f"{passes.SHADOW_PREFIX}{frame:04d}.exr", view.image_index)[..., :3]
             out.append((rgba[..., :3], alpha, shadow))
         return out
-
-    def _add_light(self, k: int, plan: LightPlan) -> None:
-        light = bproc.types.Light(light_type=plan.type.upper(), name=f"bpf_light_{k}")
-        light.set_energy(plan.energy_w)
-        light.set_color(list(plan.color_rgb))
-        light.set_local2world_mat(Matrix(plan.light_to_world.tolist()))
-        data = light.blender_obj.data
-        if plan.type == "sun":
-            data.angle = np.radians(plan.sampled["sun_angle_deg"])
-        elif plan.type == "area":
-            data.size = plan.sampled["size_m"]
-        else:
-            data.shadow_soft_size = plan.sampled["size_m"]
-        if plan.type == "spot":
-            data.spot_size = np.radians(plan.sampled["spot_angle_deg"])
-        bpy.context.collection.objects.unlink(light.blender_obj)
-        self._collection.objects.link(light.blender_obj)
 
     def clear(self) -> None:
         """Remove the applied plan's objects, lights and materials and reset the environment."""
@@ -341,17 +300,6 @@ def _read_index(path: Path, image_index: int) -> np.ndarray:
     if not np.array_equal(instances, index):
         raise RuntimeError(f"image {image_index}: the object-index pass holds non-integer values")
     return instances
-
-
-def _factory_camera() -> bpy.types.Object:
-    """Render through a new plain perspective camera: a designer's camera may carry a parent,
-    constraints, depth of field or another rotation mode, any of which would break K and pose."""
-    scene = bpy.context.scene
-    cam = bpy.data.objects.new("bpf_camera", bpy.data.cameras.new("bpf_camera"))
-    cam.data.sensor_fit = "HORIZONTAL"
-    scene.collection.objects.link(cam)
-    scene.camera = cam
-    return cam
 
 
 def remove_dead_work_dirs() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import bpy
 
 from bproc_factory.assets.backplate import is_backplate, load_backplate
-from bproc_factory.blender.materials import build_material
+from bproc_factory.blender.materials import build_material, use_material
 from bproc_factory.blender.scene import make_environment_background, open_scene, read_scene_info
 from bproc_factory.assets.environment import SceneInfo
 
@@ -57,8 +57,7 @@ class Environment:
             for slot in obj.material_slots:
                 self._remember(slot, "link")
                 self._remember(slot, "material")
-                slot.link = "OBJECT"
-                slot.material = material
+                use_material(slot, material)
         for name, values in scene_lights.items():
             light = bpy.data.objects[name].data
             self._remember(light, "energy")
