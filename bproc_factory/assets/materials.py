@@ -68,3 +68,14 @@ def sample_material(spec: MaterialSpec, seed: int, *key: str | int) -> dict[str,
             "metallic": draw(spec.metallic, seed, *key, "metallic"),
             "bump": draw(spec.bump, seed, *key, "bump"),
             "pattern_scale": draw(spec.pattern_scale, seed, *key, "pattern_scale")}
+
+
+def resolve_materials(names: list[str], base_dir: Path, where: str) -> list[MaterialSpec]:
+    """Each named material; an unknown one is a ``ConfigError`` naming ``where`` (file: key) and its index."""
+    specs = []
+    for k, name in enumerate(names):
+        try:
+            specs.append(resolve_material(name, base_dir))
+        except ConfigError as exc:
+            raise ConfigError(f"{where}[{k}]: {exc}") from None
+    return specs

@@ -10,7 +10,6 @@ import contextlib
 import os
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from bproc_factory.errors import RenderError  # noqa: E402
 from bproc_factory.dataset.files import process_alive  # noqa: E402
 from bproc_factory.plan.scene import ScenePlan, ViewPlan  # noqa: E402
 from bproc_factory.assets.environment import SceneInfo  # noqa: E402
+from bproc_factory.timing import timed  # noqa: E402
 
 GENERATED_COLLECTION = "bpf_generated"
 WORK_PREFIX = "bpf_render_"
@@ -123,27 +123,23 @@ class RenderSession:
         stays applied for ``beauty`` until ``clear``. Adds the wall time of the ``apply``,
         ``label_pass`` and ``amodal_pass`` steps to ``seconds``."""
         with self._failure(plan):
-            t = time.perf_counter()
-            if self._scenario.scene_reload:
-                self._meshes = MeshLibrary(self._work)  # datablocks go with the old file
-                self._cards = CardLibrary(self._work)
-                self._load()
-            with self.quiet():
-                self._objects = self._apply(plan)
-            seconds["apply"] += time.perf_counter() - t
+            with timed(seconds, "apply"):
+                if self._scenario.scene_reload:
+                    self._meshes = MeshLibrary(self._work)  # datablocks go with the old file
+                    self._cards = CardLibrary(self._work)
+                    self._load()
+                with self.quiet():
+                    self._objects = self._apply(plan)
             maps: dict[int, LabelMaps] = {}
             for views in _canvas_groups(plan.views):
-                t = time.perf_counter()
-                with self.quiet():
+                with timed(seconds, "label_pass"), self.quiet():
                     self._key(plan, views, self._objects)
                     index = self._label_pass(views)
-                seconds["label_pass"] += time.perf_counter() - t
-                t = time.perf_counter()
                 amodal = [[] for _ in views]
-                if self._scenario.labels.amodal:
-                    with self.quiet():
-                        amodal = self._amodal_pass(plan, views)
-                seconds["amodal_pass"] += time.perf_counter() - t
+                with timed(seconds, "amodal_pass"):
+                    if self._scenario.labels.amodal:
+                        with self.quiet():
+                            amodal = self._amodal_pass(plan, views)
                 for view, ids, frames in zip(views, index, amodal):
                     maps[view.image_index] = LabelMaps(view.image_index, ids, frames)
             return [maps[v.image_index] for v in plan.views]
@@ -154,11 +150,9 @@ class RenderSession:
             views = [v for v in plan.views if indices is None or v.image_index in indices]
             rendered: dict[int, RenderedView] = {}
             for group in _canvas_groups(tuple(views)):
-                t = time.perf_counter()
-                with self.quiet():
+                with timed(seconds, "beauty_pass"), self.quiet():
                     self._key(plan, group, self._objects)
                     beauty = self._beauty_pass(group)
-                seconds["beauty_pass"] += time.perf_counter() - t
                 for view, (rgb, alpha, shadow) in zip(group, beauty):
                     rendered[view.image_index] = RenderedView(view.image_index, rgb, alpha, shadow)
             return [rendered[v.image_index] for v in views]

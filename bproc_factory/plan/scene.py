@@ -25,7 +25,7 @@ from bproc_factory.config.camera import MotionBlur
 from bproc_factory.config.loader import ConfigError, LoadedScenario
 from bproc_factory.sensor.distortion import Canvas, DistortionError, cached_canvas
 from bproc_factory.plan.fit import area_named
-from bproc_factory.assets.materials import resolve_material, sample_material
+from bproc_factory.assets.materials import MaterialSpec, resolve_materials, sample_material
 from bproc_factory.plan.placement import (Footprint, PlacementError, place, place_in_front, stable_rotations,
                                      stable_rotations_of)
 from bproc_factory.plan.physics import Body, random_rotation, settle
@@ -250,15 +250,9 @@ def _in_view(view: ViewPlan, point: np.ndarray) -> bool:
     return 0 <= u < view.width and 0 <= v < view.height
 
 
-def _group_materials(loaded: LoadedScenario, g: int) -> list:
-    names = loaded.scenario.objects[g].materials or []
-    specs = []
-    for k, name in enumerate(names):
-        try:
-            specs.append(resolve_material(name, loaded.base_dir))
-        except ConfigError as exc:
-            raise ConfigError(f"{loaded.path}: objects[{g}].materials[{k}]: {exc}") from None
-    return specs
+def _group_materials(loaded: LoadedScenario, g: int) -> list[MaterialSpec]:
+    return resolve_materials(loaded.scenario.objects[g].materials or [], loaded.base_dir,
+                             f"{loaded.path}: objects[{g}].materials")
 
 
 def plan_lights(loaded: LoadedScenario, info: SceneInfo, scene_seed: int,
@@ -406,12 +400,7 @@ def plan_surfaces(loaded: LoadedScenario, info: SceneInfo, scene_seed: int) -> d
     cfg = loaded.scenario.surfaces
     if cfg is None or not info.surfaces:
         return {}
-    specs = []
-    for k, name in enumerate(cfg.materials):
-        try:
-            specs.append(resolve_material(name, loaded.base_dir))
-        except ConfigError as exc:
-            raise ConfigError(f"{loaded.path}: surfaces.materials[{k}]: {exc}") from None
+    specs = resolve_materials(cfg.materials, loaded.base_dir, f"{loaded.path}: surfaces.materials")
     out = {}
     for surface in info.surfaces:
         rng = rng_for(scene_seed, "surfaces", surface)

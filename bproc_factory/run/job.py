@@ -8,7 +8,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 import cv2
 import numpy as np
@@ -27,10 +27,14 @@ from bproc_factory.labels.amodal import Visibility, amodal_canvas, visibilities
 from bproc_factory.labels.annotations import annotations
 from bproc_factory.labels.occlusion import occlusion_outcome
 from bproc_factory.labels.meta import image_meta
-from bproc_factory.plan.scene import group_by_scene, plan_scene, plan_view
+from bproc_factory.plan.scene import ScenePlan, group_by_scene, plan_scene, plan_view
 from bproc_factory.config.seeding import rng_for
 from bproc_factory.sensor.lens import apply_lens
 from bproc_factory.sensor.pipeline import apply_sensor, srgb_decode
+from bproc_factory.timing import timed
+
+if TYPE_CHECKING:  # Blender is imported only when there is something to render
+    from bproc_factory.blender.session import LabelMaps, RenderSession
 
 STAGES = ("plan", "apply", "label_pass", "amodal_pass", "beauty_pass", "labels", "sensor", "write")
 COCO_WRITE_INTERVAL_S = 30.0  # coco.json is rewritten after a scene at most this often, and at the end
@@ -75,7 +79,7 @@ class _Job:
     summary: RunSummary
     subset: dict[str, Any] | None
     device: str = "auto"
-    session: Any = None  # blender.session.RenderSession, imported lazily
+    session: RenderSession | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     last_coco_write: float = float("-inf")
     instance_maps: dict[int, np.ndarray] = field(default_factory=dict)  # labelled, not yet written
@@ -187,47 +191,51 @@ def _render_scene(job: _Job, scene: int, indices: list[int], on_progress: Progre
         plan, labelled = _settle_scene(job, scene, indices)
         rendered = job.session.beauty(plan, stage, set(indices))
     finally:
-        t = time.perf_counter()
-        job.session.clear()
-        stage["apply"] += time.perf_counter() - t
+        with timed(stage, "apply"):
+            job.session.clear()
     render_cfg = job.loaded.scenario.render
     for view, beauty in zip([v for v in plan.views if v.image_index in indices], rendered):
-        t = time.perf_counter()
-        anns, fate, vis, occlusion = labelled[view.image_index]
-        meta = image_meta(job.seed, plan, view, job.dataset.image_path(view.image_index).name,
-                          job.categories, anns, job.provenance, job.subset, fate, vis, occlusion)
-        stage["labels"] += time.perf_counter() - t
-        t = time.perf_counter()
-        canvas = view.canvas()
-        linear = warp_image(canvas, beauty.rgb_linear)
-        if beauty.alpha is not None:  # backplate: the objects and their shadows over the photo
-            linear = composite(linear, beauty.alpha, beauty.shadow, job.photo_linear())
-        linear = apply_lens(linear, view.lens)
-        sensor, quality = view.sensor, render_cfg.jpeg_quality
-        if render_cfg.image_format == "jpg" and "jpeg_quality" in sensor:
-            # the file itself is the camera's JPEG: encode once, at the sampled quality
-            sensor = {k: v for k, v in sensor.items() if k != "jpeg_quality"}
-            quality = view.sensor["jpeg_quality"]
-        rgb8 = apply_sensor(linear, sensor, rng_for(view.image_seed, "sensor_noise"))
-        stage["sensor"] += time.perf_counter() - t
-        t = time.perf_counter()
-        job.dataset.write_image(view.image_index, rgb8, job.instance_maps.pop(view.image_index), meta, quality)
-        job.records[view.image_index] = coco_record(meta)
-        stage["write"] += time.perf_counter() - t
+        labels = labelled[view.image_index]
+        with timed(stage, "labels"):
+            meta = image_meta(job.seed, plan, view, job.dataset.image_path(view.image_index).name,
+                              job.categories, labels.annotations, job.provenance, job.subset, labels.fates,
+                              labels.visibility, labels.occlusion)
+        with timed(stage, "sensor"):
+            linear = warp_image(view.canvas(), beauty.rgb_linear)
+            if beauty.alpha is not None:  # backplate: the objects and their shadows over the photo
+                linear = composite(linear, beauty.alpha, beauty.shadow, job.photo_linear())
+            linear = apply_lens(linear, view.lens)
+            sensor, quality = view.sensor, render_cfg.jpeg_quality
+            if render_cfg.image_format == "jpg" and "jpeg_quality" in sensor:
+                # the file itself is the camera's JPEG: encode once, at the sampled quality
+                sensor = {k: v for k, v in sensor.items() if k != "jpeg_quality"}
+                quality = view.sensor["jpeg_quality"]
+            rgb8 = apply_sensor(linear, sensor, rng_for(view.image_seed, "sensor_noise"))
+        with timed(stage, "write"):
+            job.dataset.write_image(view.image_index, rgb8, job.instance_maps.pop(view.image_index), meta, quality)
+            job.records[view.image_index] = coco_record(meta)
+        anns = labels.annotations
         job.summary.rendered += 1
         job.summary.instances += len(anns)
         job.summary.visibility.extend(a["visib_fract"] for a in anns if "visib_fract" in a)
-        if occlusion is not None:
-            job.summary.occlusion.append(occlusion)
+        if labels.occlusion is not None:
+            job.summary.occlusion.append(labels.occlusion)
         if on_progress:
             on_progress(job.summary.rendered, len(anns))
     job.instance_maps.clear()  # views labelled only to check the occlusion target
 
 
-ViewLabels = tuple[list[dict[str, Any]], dict[int, str], dict[int, Visibility], dict[str, Any] | None]
+class ViewLabels(NamedTuple):
+    """One view's labels: its annotations, each instance's label fate, visibilities and the
+    occlusion-target outcome (None without a target)."""
+
+    annotations: list[dict[str, Any]]
+    fates: dict[int, str]
+    visibility: dict[int, Visibility]
+    occlusion: dict[str, Any] | None
 
 
-def _settle_scene(job: _Job, scene: int, indices: list[int]) -> tuple[Any, dict[int, ViewLabels]]:
+def _settle_scene(job: _Job, scene: int, indices: list[int]) -> tuple[ScenePlan, dict[int, ViewLabels]]:
     """Plan and label the scene; with an occlusion target, re-draw its objects until every view of
     the scene meets it (at most ``max_attempts`` draws; else the best draw), so the layout chosen
     does not depend on which of the scene's views this run renders. The chosen plan stays applied."""
@@ -238,13 +246,12 @@ def _settle_scene(job: _Job, scene: int, indices: list[int]) -> tuple[Any, dict[
         list(range(scene * sc.views_per_scene, (scene + 1) * sc.views_per_scene))
     chosen: tuple[int, int] | None = None  # (views meeting the target, attempt)
     for attempt in range(occ.max_attempts if occ else 1):
-        t = time.perf_counter()
-        plan = plan_scene(job.loaded, job.assets, job.session.info, job.seed, scene, planned, attempt)
-        stage["plan"] += time.perf_counter() - t
+        with timed(stage, "plan"):
+            plan = plan_scene(job.loaded, job.assets, job.session.info, job.seed, scene, planned, attempt)
         labelled = _label_views(job, plan, job.session.labels(plan, stage))
         if occ is None:
             return plan, labelled
-        met = sum(labelled[v.image_index][3]["target_met"] for v in plan.views)
+        met = sum(labelled[v.image_index].occlusion["target_met"] for v in plan.views)
         if chosen is None or met > chosen[0]:
             chosen = (met, attempt)
         if met == len(plan.views) or attempt == occ.max_attempts - 1:
@@ -256,15 +263,19 @@ def _settle_scene(job: _Job, scene: int, indices: list[int]) -> tuple[Any, dict[
         plan = plan_scene(job.loaded, job.assets, job.session.info, job.seed, scene, planned, chosen[1])
         labelled = _label_views(job, plan, job.session.labels(plan, stage))
     for v in plan.views:
-        labelled[v.image_index][3]["attempts"] = tried
+        labelled[v.image_index].occlusion["attempts"] = tried
     return plan, labelled
 
 
-def _label_views(job: _Job, plan: Any, maps: list[Any]) -> dict[int, ViewLabels]:
+def _label_views(job: _Job, plan: ScenePlan, maps: list[LabelMaps]) -> dict[int, ViewLabels]:
     """Annotations, label fates, visibilities and occlusion outcome of each view's index maps; the
     output-image instance maps are kept in ``job.instance_maps`` for writing."""
+    with timed(job.summary.stage_seconds, "labels"):
+        return _labels_of(job, plan, maps)
+
+
+def _labels_of(job: _Job, plan: ScenePlan, maps: list[LabelMaps]) -> dict[int, ViewLabels]:
     sc = job.loaded.scenario
-    t = time.perf_counter()
     category_of = {o.instance_id: job.categories[o.category] for o in plan.objects if o.label != "background"}
     ignored = frozenset(o.instance_id for o in plan.objects if o.label == "ignore")
     target_groups = set(sc.occlusion_target_groups())
@@ -283,6 +294,5 @@ def _label_views(job: _Job, plan: Any, maps: list[Any]) -> dict[int, ViewLabels]
             occlusion = occlusion_outcome(sc.occlusion.target, {i: vis[i].visib_fract for i in targets if i in vis})
             occlusion["attempt"] = plan.attempt
         job.instance_maps[view.image_index] = instances
-        out[view.image_index] = (anns, fate, vis, occlusion)
-    job.summary.stage_seconds["labels"] += time.perf_counter() - t
+        out[view.image_index] = ViewLabels(anns, fate, vis, occlusion)
     return out
