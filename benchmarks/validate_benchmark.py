@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 
 from bproc_factory.dataset.folder import Dataset, coco_record
-from bproc_factory.labels.annotations import annotations
-from bproc_factory.qa.validate import validate
+from bproc_factory.labels.coco import annotations
+from bproc_factory.qa.validation import validate
 
 W, H, INSTANCES = 640, 480, 6
 

@@ -13,8 +13,7 @@ from typing import Annotated, Iterator, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn)
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from bproc_factory import __version__
 
@@ -127,7 +126,7 @@ class _RenderBars:
         _stop(self.current)
 
     def finished(self, summary) -> None:
-        from bproc_factory.run.render import summary_lines
+        from bproc_factory.run import summary_lines
 
         _stop(self.current)
         for warning in getattr(summary, "warnings", []):
@@ -160,7 +159,7 @@ def render(config: ConfigArg,
                                                            "images before they are reported.")] = 2,
            quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
     """Render images START..START+COUNT-1 into OUTPUT; complete images already there are skipped."""
-    from bproc_factory.run.render import RenderEvents, render as run_render
+    from bproc_factory.run import RenderEvents, run_render
 
     stop = _StopOnSignal()
     bars = _RenderBars(quiet)
@@ -178,7 +177,7 @@ def check(config: ConfigArg, set_: SetOpt = None,
           scenes: Annotated[int, typer.Option(min=0, help="Scenes to plan as a placement trial.")] = 3,
           ) -> None:
     """Validate a config, its assets and scene, and trial-plan a few scenes, without rendering."""
-    from bproc_factory.run.check import check_config
+    from bproc_factory.run import check_config
 
     with _errors_reported():
         report = check_config(config, tuple(set_ or ()), scenes)
@@ -194,7 +193,7 @@ def scene_check(scene: Annotated[Path, typer.Argument(help="A designer .blend, o
                                                       show_default=False)]) -> None:
     """List a scene's marks (placement areas, camera target and region, occluders, props, lights,
     swappable surfaces) and what is missing or ambiguous; exit 2 on errors."""
-    from bproc_factory.run.check import survey_scene
+    from bproc_factory.run import survey_scene
 
     with _errors_reported():
         survey = survey_scene(scene)
@@ -228,10 +227,11 @@ def validate(dataset: DatasetArg,
     """Check a dataset against its contract; exit 1 and list the problems (file and id) if any."""
     import time
 
-    from bproc_factory.qa.validate import validate as run_validate
+    from bproc_factory.qa import validate as run_validate
 
     t0 = time.perf_counter()
-    report = run_validate(dataset, workers)
+    with _errors_reported():
+        report = run_validate(dataset, workers)
     seconds = time.perf_counter() - t0
     if report.ok:
         _say(f"OK {dataset}: {report.images} images, {report.annotations} annotations checked in {seconds:.1f} s")
@@ -247,7 +247,7 @@ def validate(dataset: DatasetArg,
 def report(dataset: DatasetArg,
            output: Annotated[Path, typer.Option("-o", "--output", help="Report folder to write.")]) -> None:
     """Write a static HTML report (plots, contact sheets, parameter tables) that opens offline."""
-    from bproc_factory.qa.report import build_report
+    from bproc_factory.qa import build_report
 
     with _errors_reported():
         index = build_report(dataset, output)
@@ -258,7 +258,7 @@ def report(dataset: DatasetArg,
 def table(dataset: DatasetArg,
           output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the tables.")]) -> None:
     """Write params.{csv,parquet} (one row per image) and instances.{csv,parquet} (one per label)."""
-    from bproc_factory.qa.table import write_tables
+    from bproc_factory.qa import write_tables
 
     with _errors_reported():
         tables = write_tables(dataset, output)
@@ -273,7 +273,7 @@ def export_yolo(dataset: DatasetArg,
                                                             help="Share of scenes in the val split.")] = 0.2,
                 seed: Annotated[int, typer.Option(min=0, help="Split seed.")] = 0) -> None:
     """Export to Ultralytics YOLO: dataset.yaml, images/ and labels/, split by scene."""
-    from bproc_factory.dataset.yolo import export_yolo as run_export
+    from bproc_factory.dataset import export_yolo as run_export
 
     with _errors_reported():
         summary = run_export(dataset, output, task, val_fraction, seed)  # type: ignore[arg-type]
@@ -299,7 +299,7 @@ def farm(config: ConfigArg,
          quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
     """Render the run as shards on a Ray cluster (one GPU per task where there are GPUs), then merge
     them into OUTPUT/dataset; re-running resumes."""
-    from bproc_factory.run.farm import farm as run_farm
+    from bproc_factory.run import run_farm
 
     progress = Progress(TextColumn("[bold]farm"), BarColumn(), MofNCompleteColumn(), TextColumn("shards"),
                         TextColumn("{task.fields[images]} images"), TimeElapsedColumn(), console=err, disable=quiet)
@@ -324,7 +324,7 @@ def farm(config: ConfigArg,
 def merge(datasets: Annotated[list[Path], typer.Argument(help="Datasets or shards to merge.")],
           output: Annotated[Path, typer.Option("-o", "--output", help="New folder for the merge.")]) -> None:
     """Merge datasets or shards without renumbering; refuse conflicting categories or image ids."""
-    from bproc_factory.dataset.merge import merge_datasets
+    from bproc_factory.dataset import merge_datasets
 
     with _errors_reported():
         summary = merge_datasets(list(datasets), output)
@@ -341,7 +341,7 @@ def preview(config: ConfigArg,
             samples: Annotated[int, typer.Option(min=1, help="Cycles samples.")] = 8,
             seed: SeedOpt = 0, set_: SetOpt = None) -> None:
     """Render a few small, low-sample images and show them with their masks as one PNG."""
-    from bproc_factory.run.preview import render_preview
+    from bproc_factory.run import render_preview
 
     with _errors_reported():
         summary = render_preview(config, output, count, width, samples, seed, tuple(set_ or ()))
@@ -371,7 +371,8 @@ def ingest(source: Annotated[Path, typer.Argument(help="Turntable or walk-around
     """Turn a capture of one object into an asset folder: segmented views, masks, billboard cards
     and (with the turntable sheet's markers) a textured mesh; or, with --each, one single-card
     billboard asset per photo."""
-    from bproc_factory.ingest.pipeline import IngestOptions, ingest as run_ingest
+    from bproc_factory.ingest import IngestOptions
+    from bproc_factory.ingest import ingest as run_ingest
 
     if not category or (not name and not each):
         err.print("[bold red]error:[/] give --category, and --name (except with --each)")
@@ -408,7 +409,7 @@ def ingest(source: Annotated[Path, typer.Argument(help="Turntable or walk-around
 
 
 def _ingest_each(source: Path, opts) -> None:
-    from bproc_factory.ingest.photos import ingest_each
+    from bproc_factory.ingest import ingest_each
 
     with _errors_reported():
         summaries, failed = ingest_each(source, opts)
@@ -424,7 +425,7 @@ def turntable_sheet(output: Annotated[Path, typer.Argument(help="PNG to write.",
                     dpi: Annotated[int, typer.Option(min=72, help="Print resolution.")] = 300) -> None:
     """Write the printable ArUco turntable sheet that gives ingest measured angles, focal length
     and metric scale."""
-    from bproc_factory.ingest.markers import write_sheet
+    from bproc_factory.ingest import write_sheet
 
     layout = write_sheet(output, dpi)
     _say(f"Turntable sheet -> {output}: print it {layout.sheet_m * 100:.0f} cm wide (at {dpi} dpi, no scaling); "
@@ -442,7 +443,7 @@ def camera_import(calibration: Annotated[Path, typer.Argument(help="OpenCV calib
                       min=0.1, help="Physical sensor width: sets the real focal length, hence the depth of "
                                     "field (default 36 mm, full frame).")] = None) -> None:
     """Write a camera profile (resolution, K, distortion) from a calibration file."""
-    from bproc_factory.sensor.calibration import import_calibration
+    from bproc_factory.sensor import import_calibration
 
     with _errors_reported():
         profile = import_calibration(calibration, output, camera_id, sensor_width_mm)
@@ -465,7 +466,7 @@ def sensor_fit(output: Annotated[Path, typer.Option("-o", "--output", help="Sens
                                                                        "next to the profile).")] = None,
                name: Annotated[str, typer.Option(help="Profile name.")] = "fitted") -> None:
     """Fit a sensor profile (colour matrix, white balance, tone curve, noise) to a production camera."""
-    from bproc_factory.sensor.fit_io import comparison_path, fit_profile
+    from bproc_factory.sensor import comparison_path, fit_profile
 
     comparison = comparison or comparison_path(output)
     with _errors_reported():
@@ -484,7 +485,7 @@ def sensor_compare(real: Annotated[Path, typer.Argument(help="Folder of images f
                    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for plots and verdict.")]
                    ) -> None:
     """Compare real camera images with a rendered dataset on model-free image statistics."""
-    from bproc_factory.qa.compare import compare_with_dataset
+    from bproc_factory.qa import compare_with_dataset
 
     with _errors_reported():
         findings, verdict = compare_with_dataset(real, dataset, output)
@@ -497,8 +498,8 @@ def sensor_compare(real: Annotated[Path, typer.Argument(help="Folder of images f
 def schema(asset: Annotated[bool, typer.Option("--asset", help="Print the asset.yaml schema "
                                                               "instead.")] = False) -> None:
     """Print the JSON Schema of scenario configs (or of asset.yaml)."""
-    from bproc_factory.assets.asset import AssetSpec
-    from bproc_factory.config.scenario import Scenario
+    from bproc_factory.assets import AssetSpec
+    from bproc_factory.config import Scenario
 
     model = AssetSpec if asset else Scenario
     out.print_json(json.dumps(model.model_json_schema()))

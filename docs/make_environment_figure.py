@@ -12,10 +12,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bproc_factory.run.preview import preview_overrides
 from bproc_factory.dataset.records import annotations_by_image, category_names, open_dataset
 from bproc_factory.qa.sheets import overlay
 from bproc_factory.run.job import render_dataset
+from bproc_factory.run.preview import preview_overrides
 
 DOCS = Path(__file__).resolve().parent
 CONFIGS = DOCS.parent / "configs"

@@ -13,11 +13,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bproc_factory.labels.annotations import decode_rle
-from bproc_factory.run.preview import preview_overrides
 from bproc_factory.dataset.records import annotations_by_image, category_names, open_dataset
+from bproc_factory.labels.coco import decode_rle
 from bproc_factory.qa.sheets import caption, fit, overlay, palette
 from bproc_factory.run.job import render_dataset
+from bproc_factory.run.preview import preview_overrides
 
 DOCS = Path(__file__).resolve().parent
 RUNS = [("occlusion-tabletop.yaml", 5, 2), ("occlusion-bin-pile.yaml", 2, 1)]  # config, seed, images

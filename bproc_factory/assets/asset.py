@@ -15,8 +15,7 @@ import numpy as np
 import trimesh
 from pydantic import Field, model_validator
 
-from bproc_factory.config.loader import ConfigError, LoadedScenario, read_yaml, validate
-from bproc_factory.config.base import StrictModel
+from bproc_factory.config import ConfigError, LoadedScenario, StrictModel, read_yaml, validate
 
 MESH_SUFFIXES = (".obj", ".glb", ".gltf", ".ply")
 _DEFAULT_UP = {".obj": "y", ".glb": "y", ".gltf": "y", ".ply": "z"}

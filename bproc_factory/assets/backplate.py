@@ -16,13 +16,10 @@ import cv2
 import numpy as np
 from pydantic import Field, model_validator
 
-from bproc_factory.sensor import camera as cam
 from bproc_factory.assets.asset import tree_sha256
-from bproc_factory.config.base import StrictModel
-from bproc_factory.config.camera import Intrinsics
-from bproc_factory.config.loader import ConfigError, read_yaml, validate
 from bproc_factory.assets.environment import FixedCamera, PlacementArea, SceneInfo
-from bproc_factory.sensor.pipeline import LUMA, srgb_decode
+from bproc_factory.config import ConfigError, Intrinsics, StrictModel, read_yaml, validate
+from bproc_factory.sensor import LUMA, look_at, srgb_decode
 
 MEAN_ALBEDO = 0.3  # assumed average reflectance of a photographed scene, to infer its light
 
@@ -86,7 +83,7 @@ def _pose(spec: BackplateCamera, K: np.ndarray, path: Path) -> np.ndarray:
     if spec.ground_points is None:
         t = np.radians(spec.tilt_deg)
         eye = np.array([0.0, 0.0, spec.height_m])
-        return cam.look_at(eye, eye + np.array([0.0, np.cos(t), -np.sin(t)]), spec.roll_deg)
+        return look_at(eye, eye + np.array([0.0, np.cos(t), -np.sin(t)]), spec.roll_deg)
     obj = np.array([[p.world[0], p.world[1], 0.0] for p in spec.ground_points])
     img = np.array([p.pixel for p in spec.ground_points], float)
     spread = np.linalg.svd(obj[:, :2] - obj[:, :2].mean(axis=0), compute_uv=False)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from bproc_factory.assets.asset import Asset
-from bproc_factory.config.loader import ConfigError, LoadedScenario
+from bproc_factory.config import ConfigError, LoadedScenario
 
 
 def category_ids(loaded: LoadedScenario, assets: list[list[Asset]]) -> dict[str, int]:

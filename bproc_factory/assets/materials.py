@@ -11,11 +11,7 @@ import functools
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-
-from bproc_factory.config.base import StrictModel
-from bproc_factory.config.distributions import Distribution, bounded
-from bproc_factory.config.loader import ConfigError, read_yaml, validate
-from bproc_factory.config.seeding import draw
+from bproc_factory.config import ConfigError, Distribution, StrictModel, bounded, draw, read_yaml, validate
 
 Fraction = Annotated[Distribution, bounded(ge=0, le=1)]
 Positive = Annotated[Distribution, bounded(gt=0)]

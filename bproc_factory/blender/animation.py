@@ -11,8 +11,8 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
-from bproc_factory.sensor.camera import opencv_to_blender
-from bproc_factory.plan.scene import ObjectPlan, ViewPlan
+from bproc_factory.plan import ObjectPlan, ViewPlan
+from bproc_factory.sensor import opencv_to_blender
 
 FRAME_STRIDE = 2
 

@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 from mathutils import Matrix
 
-from bproc_factory.assets.asset import Asset
-from bproc_factory.plan.scene import ObjectPlan
+from bproc_factory.assets import Asset
+from bproc_factory.plan import ObjectPlan
 
 
 class CardLibrary:

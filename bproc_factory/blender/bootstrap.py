@@ -73,7 +73,6 @@ def init_renderer() -> None:
     open scene (a designer's .blend) is kept, and render settings come from the scenario."""
     import bpy
     from blenderproc.python.renderer import RendererUtility
-
     from blenderproc.python.utility.GlobalStorage import GlobalStorage
 
     bpy.context.scene.render.engine = "CYCLES"

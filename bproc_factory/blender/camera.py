@@ -4,8 +4,8 @@ from __future__ import annotations
 import bpy
 
 from bproc_factory.blender.bootstrap import api
-from bproc_factory.config.scenario import CameraConfig
-from bproc_factory.plan.scene import ViewPlan
+from bproc_factory.config import CameraConfig
+from bproc_factory.plan import ViewPlan
 
 
 def factory_camera() -> bpy.types.Object:

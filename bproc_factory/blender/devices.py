@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from bproc_factory.config.loader import ConfigError
+from bproc_factory.config import ConfigError
 
 GPU_KINDS = ("OPTIX", "CUDA")
 

@@ -7,7 +7,7 @@ from mathutils import Matrix
 
 from bproc_factory.blender.bootstrap import api
 from bproc_factory.blender.objects import move_to
-from bproc_factory.plan.scene import LightPlan
+from bproc_factory.plan import LightPlan
 
 
 def add_light(collection: bpy.types.Collection, k: int, plan: LightPlan) -> bpy.types.Object:

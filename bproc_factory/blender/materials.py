@@ -7,7 +7,7 @@ from typing import Any
 import bpy
 import numpy as np
 
-from bproc_factory.sensor.pipeline import srgb_decode
+from bproc_factory.sensor import srgb_decode
 
 
 def _rgba(srgb: list[float]) -> tuple[float, float, float, float]:

@@ -11,7 +11,7 @@ import bpy
 import numpy as np
 import trimesh
 
-from bproc_factory.assets.asset import Asset, load_mesh
+from bproc_factory.assets import Asset, load_mesh
 
 
 class MeshLibrary:

@@ -9,7 +9,7 @@ from bproc_factory.blender.billboards import CardLibrary
 from bproc_factory.blender.bootstrap import api
 from bproc_factory.blender.materials import build_material, use_material
 from bproc_factory.blender.meshes import MeshLibrary
-from bproc_factory.plan.scene import ObjectPlan
+from bproc_factory.plan import ObjectPlan
 
 
 def move_to(collection: bpy.types.Collection, obj: bpy.types.Object) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import bpy
 
-from bproc_factory.config.scenario import RenderConfig
+from bproc_factory.config import RenderConfig
 
 LABEL_PREFIX = "label_"
 INDEX_PREFIX = "index_"

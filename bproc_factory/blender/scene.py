@@ -20,9 +20,9 @@ import numpy as np
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.ops import unary_union
 
+from bproc_factory.assets import PlacementArea, SceneInfo, Survey
 from bproc_factory.blender.console import stdout_to
 from bproc_factory.errors import SceneError
-from bproc_factory.assets.environment import PlacementArea, SceneInfo, Survey
 
 PLACEMENT_COLLECTION = "bpf_placement"
 CAMERA_TARGET_COLLECTION = "bpf_camera_target"

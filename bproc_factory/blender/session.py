@@ -23,21 +23,21 @@ import bpy  # noqa: E402  (after the bootstrap, which must import it first)
 import cv2  # noqa: E402  (after the bootstrap, which enables OpenEXR in OpenCV)
 from mathutils import Matrix  # noqa: E402
 
-from bproc_factory.labels.amodal import amodal_canvas, frame_groups  # noqa: E402
+from bproc_factory.assets import SceneInfo  # noqa: E402
 from bproc_factory.blender import animation, passes  # noqa: E402
 from bproc_factory.blender.billboards import CardLibrary, key_cards  # noqa: E402
+from bproc_factory.blender.camera import factory_camera, set_intrinsics  # noqa: E402
 from bproc_factory.blender.console import stdout_to  # noqa: E402
 from bproc_factory.blender.devices import use_device  # noqa: E402
-from bproc_factory.blender.world import Environment  # noqa: E402
-from bproc_factory.blender.camera import factory_camera, set_intrinsics  # noqa: E402
 from bproc_factory.blender.lights import add_light  # noqa: E402
 from bproc_factory.blender.meshes import MeshLibrary  # noqa: E402
 from bproc_factory.blender.objects import add_object  # noqa: E402
-from bproc_factory.config.scenario import Scenario  # noqa: E402
+from bproc_factory.blender.world import Environment  # noqa: E402
+from bproc_factory.config import Scenario  # noqa: E402
+from bproc_factory.dataset import process_alive  # noqa: E402
 from bproc_factory.errors import RenderError  # noqa: E402
-from bproc_factory.dataset.files import process_alive  # noqa: E402
-from bproc_factory.plan.scene import ScenePlan, ViewPlan  # noqa: E402
-from bproc_factory.assets.environment import SceneInfo  # noqa: E402
+from bproc_factory.labels import amodal_canvas, frame_groups  # noqa: E402
+from bproc_factory.plan import ScenePlan, ViewPlan  # noqa: E402
 from bproc_factory.timing import timed  # noqa: E402
 
 GENERATED_COLLECTION = "bpf_generated"

@@ -8,10 +8,9 @@ from typing import Any
 
 import bpy
 
-from bproc_factory.assets.backplate import is_backplate, load_backplate
+from bproc_factory.assets import SceneInfo, is_backplate, load_backplate
 from bproc_factory.blender.materials import build_material, use_material
 from bproc_factory.blender.scene import make_environment_background, open_scene, read_scene_info
-from bproc_factory.assets.environment import SceneInfo
 
 GROUND_SIZE_M = 200.0
 

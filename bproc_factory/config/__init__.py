@@ -1,5 +1,12 @@
-"""Scenario configs: models, value distributions and the YAML loader."""
-from bproc_factory.config.loader import ConfigError, LoadedScenario, load_scenario
-from bproc_factory.config.scenario import Scenario
+"""Scenario configs: pydantic models, value distributions, seeded streams and the YAML loader."""
+from bproc_factory.facade import facade
 
-__all__ = ["ConfigError", "LoadedScenario", "Scenario", "load_scenario"]
+__all__, __getattr__, __dir__ = facade(__name__, {
+    "base": ["StrictModel"],
+    "camera": ["CameraConfig", "CameraProfile", "Intrinsics", "MotionBlur"],
+    "distributions": ["bounded", "Distribution", "sample", "sample_int"],
+    "loader": ["as_loaded", "ConfigError", "load_scenario", "LoadedScenario", "read_yaml", "validate"],
+    "scenario": ["LabelsConfig", "MAX_INSTANCES_PER_IMAGE", "OcclusionTarget", "RenderConfig", "Scenario"],
+    "seeding": ["draw", "rng_for", "seed_int"],
+    "sensor": ["LensEffects", "SensorProfile"],
+})

@@ -18,12 +18,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from bproc_factory.errors import FactoryError
 from bproc_factory.config.camera import CameraProfile
 from bproc_factory.config.distributions import KINDS
 from bproc_factory.config.scenario import LightingPreset, Scenario
 from bproc_factory.config.sensor import SensorProfile
-
+from bproc_factory.errors import FactoryError
 
 PROFILE_SECTIONS = {"camera": CameraProfile, "sensor": SensorProfile}
 # keys of which a profile may give one and the scenario the other: the scenario's replaces the profile's

@@ -16,9 +16,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from bproc_factory.errors import FactoryError
 from bproc_factory import __version__
 from bproc_factory.dataset.files import atomic_write_bytes, atomic_write_json, process_alive, temp_owner
+from bproc_factory.errors import FactoryError
 
 RUN_FILE = "run.json"
 COCO_FILE = "coco.json"
@@ -50,13 +50,47 @@ def coco_record(meta: dict[str, Any]) -> dict[str, Any]:
             "subset": meta.get("subset")}
 
 
+class NotADatasetError(FactoryError, ValueError):
+    """The folder is not a bproc_factory dataset; the message names it."""
+
+
 class Dataset:
-    """Paths and bookkeeping of one output folder."""
+    """Paths and bookkeeping of one output folder; ``Dataset.open`` reads a finished one back."""
 
     def __init__(self, root: Path, image_suffix: str = ".png") -> None:
         self.root = Path(root)
         self.image_suffix = image_suffix
         self._created = False
+
+    @classmethod
+    def open(cls, root: str | Path) -> Dataset:
+        """A dataset written by ``render`` or ``merge``; refuses a folder without ``run.json``."""
+        root = Path(root)
+        try:
+            identity = json.loads((root / RUN_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise NotADatasetError(f"{root}: not a readable bproc_factory dataset (needs {RUN_FILE}): {exc}") from None
+        return cls(root, identity.get("image_suffix", ".png"))
+
+    def indices(self) -> list[int]:
+        """The image indices whose meta is written (complete images), in order."""
+        return sorted(int(p.stem) for p in (self.root / "meta").glob("*.json") if p.stem.isdigit())
+
+    def image(self, i: int) -> np.ndarray:
+        """Image ``i`` as RGB uint8 (HxWx3)."""
+        return cv2.imread(str(self.image_path(i)), cv2.IMREAD_COLOR)[..., ::-1]
+
+    def mask(self, i: int) -> np.ndarray:
+        """Image ``i``'s instance map (uint16; 0 is background, else the meta's instance id)."""
+        return cv2.imread(str(self.mask_path(i)), cv2.IMREAD_UNCHANGED)
+
+    def meta(self, i: int) -> dict[str, Any]:
+        """Image ``i``'s meta record: every sampled value, its objects and annotations."""
+        return json.loads(self.meta_path(i).read_text(encoding="utf-8"))
+
+    def coco(self) -> dict[str, Any]:
+        """The dataset's ``coco.json``."""
+        return json.loads((self.root / COCO_FILE).read_text(encoding="utf-8"))
 
     def image_path(self, i: int) -> Path:
         return self.root / "images" / f"{i:06d}{self.image_suffix}"

@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bproc_factory.errors import FactoryError
 from bproc_factory.dataset.datasheet import write_datasheet
+from bproc_factory.dataset.files import atomic_write_json, link_or_copy, require_empty
 from bproc_factory.dataset.folder import RUN_FILE, Dataset
-from bproc_factory.dataset.files import atomic_write_json
-from bproc_factory.dataset.files import link_or_copy, require_empty
 from bproc_factory.dataset.records import open_dataset
 from bproc_factory.dataset.shards import COMPLETE_FILE, SHARD_NAME
+from bproc_factory.errors import FactoryError
 
 # Identity keys that may differ between shards of one run without changing what they hold.
 _RUN_SPECIFIC = ("config_path", "merged_from", "asset_info", "sources")

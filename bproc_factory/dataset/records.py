@@ -5,12 +5,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from bproc_factory.errors import FactoryError
-from bproc_factory.dataset.folder import COCO_FILE, RUN_FILE, Dataset
-
-
-class NotADatasetError(FactoryError, ValueError):
-    """The folder is not a bproc_factory dataset; the message names it."""
+from bproc_factory.dataset.folder import COCO_FILE, RUN_FILE, Dataset, NotADatasetError
 
 
 def read_json(path: Path) -> Any:

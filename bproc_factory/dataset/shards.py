@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from bproc_factory.config.loader import ConfigError
+from bproc_factory.config import ConfigError
 
 COMPLETE_FILE = "COMPLETE"
 SHARD_NAME = re.compile(r"shard-\d+-of-\d+")

@@ -20,10 +20,10 @@ import cv2
 import numpy as np
 import yaml
 
-from bproc_factory.errors import FactoryError
+from bproc_factory.config import seed_int
 from bproc_factory.dataset.files import link_or_copy, require_empty
 from bproc_factory.dataset.records import annotations_by_image, open_dataset, read_json
-from bproc_factory.config.seeding import seed_int
+from bproc_factory.errors import FactoryError
 
 Task = Literal["detect", "segment"]
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-
 TEXEL_CENTRE = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1.0]])
 
 

@@ -22,14 +22,14 @@ import numpy as np
 import trimesh
 import yaml
 
-from bproc_factory.assets.asset import tree_sha256
+from bproc_factory.assets import tree_sha256
 from bproc_factory.errors import IngestError
 from bproc_factory.ingest import billboard, hull
 from bproc_factory.ingest.frames import Frame, drop_blurred, drop_near_duplicates, focus_measure, read_frames
 from bproc_factory.ingest.markers import SheetLayout, sheet_like
 from bproc_factory.ingest.segment import clean_mask, make_segmenter, sanity_check
-from bproc_factory.sensor.pipeline import srgb_decode
 from bproc_factory.ingest.turntable import TurntableGeometry, estimate_geometry
+from bproc_factory.sensor import srgb_decode
 
 MIN_FRAMES = 8
 MIN_VIEWS = 6

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from shapely.geometry import MultiPoint, Polygon
 
-from bproc_factory.sensor.distortion import Canvas, warp_labels
+from bproc_factory.sensor import Canvas, warp_labels
 
 NEAR_M = 1e-4  # hull points closer than this in front of the camera cannot be projected
 

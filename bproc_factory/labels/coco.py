@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from bproc_factory.config import MAX_INSTANCES_PER_IMAGE, LabelsConfig
 from bproc_factory.labels.amodal import Visibility
-from bproc_factory.config.scenario import MAX_INSTANCES_PER_IMAGE, LabelsConfig
 
 ANNOTATION_ID_STRIDE = MAX_INSTANCES_PER_IMAGE + 1
 

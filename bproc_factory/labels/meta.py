@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from bproc_factory.labels.amodal import Visibility
-from bproc_factory.plan.scene import ObjectPlan, ScenePlan, ViewPlan
+from bproc_factory.plan import ObjectPlan, ScenePlan, ViewPlan
 
 
 def _mat(m: np.ndarray) -> list[list[float]]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from bproc_factory.config.scenario import OcclusionTarget
+from bproc_factory.config import OcclusionTarget
 
 HISTOGRAM_EDGES = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
 

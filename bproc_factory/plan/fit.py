@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from shapely.geometry import Polygon
 
-from bproc_factory.assets.asset import Asset
-from bproc_factory.config.loader import ConfigError, LoadedScenario
+from bproc_factory.assets import Asset, SceneInfo
+from bproc_factory.config import ConfigError, LoadedScenario
 from bproc_factory.plan.placement import min_footprint_area
-from bproc_factory.assets.environment import SceneInfo
 
 
 def area_named(loaded: LoadedScenario, info: SceneInfo, group: int, name: str):

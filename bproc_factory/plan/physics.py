@@ -5,18 +5,16 @@ outline. Objects already standing there are static obstacles. The same inputs se
 way, so a plan stays reproducible from its seed."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import ctypes
 import functools
 import os
+from dataclasses import dataclass
 from types import ModuleType
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-
-from bproc_factory.assets.environment import PlacementArea
+from bproc_factory.assets import PlacementArea
 
 STEP_S = 1.0 / 240.0
 MAX_SECONDS = 6.0

@@ -15,9 +15,8 @@ import shapely.affinity
 import trimesh
 from shapely.geometry import MultiPoint, Polygon
 
+from bproc_factory.assets import Asset, PlacementArea
 from bproc_factory.errors import FactoryError
-from bproc_factory.assets.asset import Asset
-from bproc_factory.assets.environment import PlacementArea
 
 
 class PlacementError(FactoryError, RuntimeError):

@@ -11,11 +11,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from bproc_factory.dataset.files import folder_images
-from bproc_factory.dataset.records import iter_meta, open_dataset
+from bproc_factory.dataset import folder_images, iter_meta, open_dataset
 from bproc_factory.errors import FactoryError
 from bproc_factory.qa import plots
-from bproc_factory.sensor.pipeline import LUMA, srgb_decode
+from bproc_factory.sensor import LUMA, srgb_decode
 
 MIN_IMAGES = 3
 STATS = ("brightness", "contrast", "red_green", "blue_green", "saturation", "sharpness", "noise",

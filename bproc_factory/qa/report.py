@@ -9,9 +9,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from bproc_factory.dataset.folder import Dataset
+from bproc_factory.dataset import Dataset, annotations_by_image, category_names, open_dataset
 from bproc_factory.qa import plots, sheets
-from bproc_factory.dataset.records import annotations_by_image, category_names, open_dataset
 from bproc_factory.qa.table import build_tables, write_table
 
 SHEET_TILES = 12

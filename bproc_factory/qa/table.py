@@ -15,7 +15,7 @@ from typing import Any, Iterable
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bproc_factory.dataset.records import iter_meta, open_dataset
+from bproc_factory.dataset import iter_meta, open_dataset
 
 Scalar = int | float | str | bool | None
 IMAGE_KEYS = ("image_index", "file_name", "width", "height", "scene_index", "view_index", "run_seed",

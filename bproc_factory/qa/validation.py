@@ -20,9 +20,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from bproc_factory.dataset.folder import COCO_FILE, RUN_FILE, Dataset
-from bproc_factory.labels.annotations import annotation_id, decode_rle, tight_bbox
-from bproc_factory.dataset.records import NotADatasetError, annotations_by_image, open_dataset, read_json
+from bproc_factory.dataset import COCO_FILE, RUN_FILE, Dataset, annotations_by_image, open_dataset, read_json
+from bproc_factory.labels import annotation_id, decode_rle, tight_bbox
 
 CHUNK = 64  # images per parallel task
 
@@ -53,13 +52,10 @@ class Report:
 
 
 def validate(root: Path, workers: int | None = None, chunk: int = CHUNK) -> Report:
-    """Check the dataset at ``root``; per-image checks run on ``workers`` processes (default: CPUs)."""
+    """Check the dataset at ``root``; per-image checks run on ``workers`` processes (default: CPUs).
+    A folder that is not a dataset at all raises ``NotADatasetError``."""
     report = Report()
-    try:
-        dataset, identity, coco = open_dataset(root)
-    except NotADatasetError as exc:
-        report.problems.append(Problem(str(root), "", str(exc)))
-        return report
+    dataset, identity, coco = open_dataset(root)
     images, malformed = _well_formed_images(coco.get("images", []))
     report.problems += malformed + _check_structure(coco, identity, dataset.image_suffix)
     report.problems += _check_stray_files(dataset, {im["id"] for im in images})

@@ -5,14 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bproc_factory.assets.asset import billboard_elevation_warnings, resolve_assets
-from bproc_factory.assets.backplate import is_backplate, load_backplate
-from bproc_factory.assets.categories import category_ids
-from bproc_factory.assets.environment import SceneInfo, Survey
-from bproc_factory.config.loader import LoadedScenario, load_scenario
+from bproc_factory.assets import (
+    SceneInfo,
+    Survey,
+    billboard_elevation_warnings,
+    category_ids,
+    is_backplate,
+    load_backplate,
+    resolve_assets,
+)
+from bproc_factory.config import LoadedScenario, load_scenario
 from bproc_factory.errors import SceneError
-from bproc_factory.plan.fit import check_fit
-from bproc_factory.plan.scene import plan_scene
+from bproc_factory.plan import check_fit, plan_scene
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,7 @@ def survey_scene(path: Path) -> Survey:
         raise SceneError(f"{path}: scene file not found")
     if is_backplate(path):
         return Survey(load_backplate(path))
-    from bproc_factory.blender.scene import inspect_scene
+    from bproc_factory.blender import inspect_scene
 
     return inspect_scene(path)
 

@@ -1,16 +1,22 @@
 """Render a run the way it was asked for: in this process, once per sweep subset, as one shard of
 a farm, or with several recycled worker processes. Finished shards are marked COMPLETE and a
-sweep's subsets are indexed. This is the library call behind ``bproc-factory render``."""
+sweep's subsets are indexed. ``run_render`` is the library call behind ``bproc-factory render``."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from bproc_factory.config.loader import ConfigError, LoadedScenario, as_loaded, load_scenario
-from bproc_factory.dataset.files import atomic_write_bytes, atomic_write_json
-from bproc_factory.dataset.shards import COMPLETE_FILE, parse_shard, shard_folder, shard_range
-from bproc_factory.labels.occlusion import run_report
+from bproc_factory.config import ConfigError, LoadedScenario, as_loaded, load_scenario
+from bproc_factory.dataset import (
+    COMPLETE_FILE,
+    atomic_write_bytes,
+    atomic_write_json,
+    parse_shard,
+    shard_folder,
+    shard_range,
+)
+from bproc_factory.labels import run_report
 from bproc_factory.run.job import RunSummary, render_dataset
 from bproc_factory.run.sweep import INDEX_FILE, Subset, subsets, write_sweep_index
 from bproc_factory.run.workers import WorkersSummary, render_with_workers
@@ -44,12 +50,13 @@ def check_device(device: str) -> None:
         raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, not {device!r}")
 
 
-def render(config: str | Path | LoadedScenario, output: str | Path, count: int, *, seed: int = 0, start: int = 0,
-           overrides: tuple[str, ...] = (), sweep: tuple[str, ...] = (), shard: str | None = None,
-           device: str = "auto", workers: int = 1, recycle_after: int | None = None, retries: int = 2,
-           events: RenderEvents | None = None,
-           stop_requested: Callable[[], str | None] = lambda: None) -> RenderOutcome:
-    """Render images ``start .. start+count-1`` of the run (config, seed) into ``output``.
+def run_render(config: str | Path | LoadedScenario, output: str | Path, count: int, *, seed: int = 0,
+               start: int = 0, overrides: tuple[str, ...] = (), sweep: tuple[str, ...] = (),
+               shard: str | None = None, device: str = "auto", workers: int = 1, recycle_after: int | None = None,
+               retries: int = 2, events: RenderEvents | None = None,
+               stop_requested: Callable[[], str | None] = lambda: None) -> RenderOutcome:
+    """Render images ``start .. start+count-1`` of the run (config, seed) into ``output``, with
+    Blender in this process (the CLI's render).
 
     ``sweep`` renders the same images once per value into ``output/key=value``; ``shard`` ("I/N"
     or "env") renders only that shard into ``output/shard-I-of-N`` and marks it COMPLETE when

@@ -16,12 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from bproc_factory.config.loader import ConfigError, load_scenario
-from bproc_factory.run.render import check_device
+from bproc_factory.config import ConfigError, load_scenario
+from bproc_factory.dataset import COMPLETE_FILE, link_or_copy, merge_datasets, shard_folder
 from bproc_factory.errors import RenderError
-from bproc_factory.dataset.merge import merge_datasets
-from bproc_factory.dataset.files import link_or_copy
-from bproc_factory.dataset.shards import COMPLETE_FILE, shard_folder
+from bproc_factory.run.dispatch import check_device
 
 SHARDS_DIR = "shards"
 DATASET_DIR = "dataset"
@@ -51,7 +49,7 @@ def render_shard(config: str, output: str, count: int, start: int, seed: int, ov
     return result.stdout.strip()
 
 
-def farm(config: Path, output: Path, count: int, start: int = 0, seed: int = 0, overrides: tuple[str, ...] = (),
+def run_farm(config: Path, output: Path, count: int, start: int = 0, seed: int = 0, overrides: tuple[str, ...] = (),
          shards: int | None = None, ray_address: str | None = None, retries: int = 2, max_calls: int = 1,
          device: str = "auto", on_progress: Callable[[int, int, int], None] | None = None) -> FarmSummary:
     """Render images ``start .. start+count-1`` as Ray tasks, one shard each, and merge them.

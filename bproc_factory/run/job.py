@@ -14,27 +14,17 @@ import cv2
 import numpy as np
 
 from bproc_factory import __version__
-from bproc_factory.assets.asset import Asset, resolve_assets
-from bproc_factory.assets.backplate import scene_sha256
-from bproc_factory.assets.categories import category_ids
-from bproc_factory.config.loader import LoadedScenario, as_loaded
-from bproc_factory.dataset.datasheet import write_datasheet
-from bproc_factory.sensor.distortion import warp_image, warp_labels
-from bproc_factory.dataset.folder import Dataset, coco_record
+from bproc_factory.assets import Asset, category_ids, resolve_assets, scene_sha256
+from bproc_factory.config import LoadedScenario, as_loaded, rng_for
+from bproc_factory.dataset import Dataset, coco_record, write_datasheet
 from bproc_factory.errors import Stopped
-from bproc_factory.plan.fit import check_fit
-from bproc_factory.labels.amodal import Visibility, amodal_canvas, visibilities
-from bproc_factory.labels.annotations import annotations
-from bproc_factory.labels.occlusion import occlusion_outcome
-from bproc_factory.labels.meta import image_meta
-from bproc_factory.plan.scene import ScenePlan, group_by_scene, plan_scene, plan_view
-from bproc_factory.config.seeding import rng_for
-from bproc_factory.sensor.lens import apply_lens
-from bproc_factory.sensor.pipeline import apply_sensor, srgb_decode
+from bproc_factory.labels import Visibility, amodal_canvas, annotations, image_meta, occlusion_outcome, visibilities
+from bproc_factory.plan import ScenePlan, check_fit, group_by_scene, plan_scene, plan_view
+from bproc_factory.sensor import apply_lens, apply_sensor, srgb_decode, warp_image, warp_labels
 from bproc_factory.timing import timed
 
 if TYPE_CHECKING:  # Blender is imported only when there is something to render
-    from bproc_factory.blender.session import LabelMaps, RenderSession
+    from bproc_factory.blender import LabelMaps, RenderSession
 
 STAGES = ("plan", "apply", "label_pass", "amodal_pass", "beauty_pass", "labels", "sensor", "write")
 COCO_WRITE_INTERVAL_S = 30.0  # coco.json is rewritten after a scene at most this often, and at the end
@@ -169,7 +159,7 @@ def _start(job: _Job, first: int | None) -> None:
     fit and the camera, and claim the output folder."""
     try:
         if first is not None:
-            from bproc_factory.blender.session import RenderSession, versions
+            from bproc_factory.blender import RenderSession, versions
 
             sc = job.loaded.scenario
             job.session = RenderSession(job.loaded.resolve(sc.scene), sc, device=job.device)

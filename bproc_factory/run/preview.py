@@ -7,9 +7,9 @@ from pathlib import Path
 
 import cv2
 
-from bproc_factory.config.loader import load_scenario
-from bproc_factory.qa import sheets
-from bproc_factory.dataset.records import annotations_by_image, category_names, open_dataset
+from bproc_factory.config import load_scenario
+from bproc_factory.dataset import annotations_by_image, category_names, open_dataset
+from bproc_factory.qa import grid, overlay
 from bproc_factory.run.job import RunSummary, render_dataset
 
 
@@ -45,11 +45,11 @@ def render_preview(config: Path, target: Path, count: int = 6, width: int = 320,
         for im in coco["images"]:
             image = cv2.imread(str(dataset.image_path(im["id"])))
             mask = cv2.imread(str(dataset.mask_path(im["id"])), cv2.IMREAD_UNCHANGED)
-            tiles += [image, sheets.overlay(image, mask, by_image.get(im["id"], []), names)]
+            tiles += [image, overlay(image, mask, by_image.get(im["id"], []), names)]
             captions += [f"#{im['id']}", f"#{im['id']} labels"]
         tile = (tiles[0].shape[1], tiles[0].shape[0])
         target.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(target), sheets.grid(tiles, 4, tile, captions))
+        cv2.imwrite(str(target), grid(tiles, 4, tile, captions))
         return summary
     finally:
         shutil.rmtree(work, ignore_errors=True)

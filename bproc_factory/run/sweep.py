@@ -17,9 +17,8 @@ from typing import Any
 
 import yaml
 
-from bproc_factory.config.loader import ConfigError
-from bproc_factory.dataset.folder import RUN_FILE, Dataset
-from bproc_factory.dataset.records import read_json
+from bproc_factory.config import ConfigError
+from bproc_factory.dataset import RUN_FILE, Dataset, read_json
 
 INDEX_FILE = "sweep.json"
 MAX_NAME = 120

@@ -23,11 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from bproc_factory.config.loader import ConfigError, LoadedScenario
-from bproc_factory.dataset.folder import RUN_FILE, Dataset
-from bproc_factory.dataset.datasheet import write_datasheet
+from bproc_factory.config import ConfigError, LoadedScenario
+from bproc_factory.dataset import RUN_FILE, Dataset, read_json, write_datasheet
 from bproc_factory.errors import RenderError, Stopped
-from bproc_factory.dataset.records import read_json
 
 THREADS_ENV = "BPF_CYCLES_THREADS"
 GPU_ENV = "CUDA_VISIBLE_DEVICES"

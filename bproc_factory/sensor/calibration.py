@@ -15,8 +15,7 @@ import cv2
 import numpy as np
 import yaml
 
-from bproc_factory.config.camera import CameraProfile
-from bproc_factory.config.loader import ConfigError, validate
+from bproc_factory.config import CameraProfile, ConfigError, validate
 from bproc_factory.sensor.distortion import DistortionError, make_canvas
 
 _MATRIX_KEYS = ("camera_matrix", "cameraMatrix", "K", "intrinsics")

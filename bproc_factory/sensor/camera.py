@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bproc_factory.config.scenario import CameraConfig
+from bproc_factory.config import CameraConfig
 
 # Blender cameras look down -Z with +Y up; OpenCV cameras look down +Z with +Y down.
 OPENCV_TO_BLENDER_CAMERA = np.diag([1.0, -1.0, -1.0, 1.0])

@@ -9,11 +9,9 @@ import numpy as np
 import yaml
 from pydantic import Field
 
-from bproc_factory.config.base import StrictModel
-from bproc_factory.config.loader import ConfigError, read_yaml, validate
-from bproc_factory.config.sensor import SensorProfile
+from bproc_factory.config import ConfigError, SensorProfile, StrictModel, read_yaml, validate
+from bproc_factory.dataset import folder_images
 from bproc_factory.sensor.chart import COLORCHECKER_CLASSIC_SRGB8, draw_chart, read_patches
-from bproc_factory.dataset.files import folder_images
 from bproc_factory.sensor.fit import FitError, SensorFit, fit_chart, fit_pairs, predict
 from bproc_factory.sensor.pipeline import srgb_decode
 

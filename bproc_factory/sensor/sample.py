@@ -10,9 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from bproc_factory.config.distributions import sample, sample_int
-from bproc_factory.config.sensor import LensEffects, SensorProfile
-from bproc_factory.config.seeding import draw, rng_for
+from bproc_factory.config import LensEffects, SensorProfile, draw, rng_for, sample, sample_int
 
 SRGB_ONLY = {"curve": "srgb"}
 
