@@ -17,6 +17,25 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 DEMO_ASSETS = REPO / "assets" / "demo"
 TABLETOP = REPO / "scenes" / "tabletop.blend"
+NO_BPY = Path(__file__).resolve().parent / "no_bpy"  # stand-ins for bpy and blenderproc that refuse to import
+RENDER_COMMANDS = ("render", "preview", "farm")
+
+_running: dict[str, pytest.Item | None] = {"item": None}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    """Remember the running test (set before its fixtures, session-scoped ones included)."""
+    _running["item"] = item
+    try:
+        return (yield)
+    finally:
+        _running["item"] = None
+
+
+def _render_marked() -> bool:
+    item = _running["item"]
+    return item is None or item.get_closest_marker("render") is not None
 
 
 def tiny_config(**changes: Any) -> dict[str, Any]:
@@ -44,8 +63,16 @@ def write_config(folder: Path, config: dict[str, Any], name: str = "scenario.yam
 
 
 def cli(*args: str | Path, check: bool = False, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run ``bproc-factory ARGS`` in a child process; returns its exit code and output."""
+    """Run ``bproc-factory ARGS`` in a child process; returns its exit code and output.
+
+    In a test without the ``render`` marker, render/preview/farm are refused and the child cannot
+    import bpy (so ``-m "not render"`` stays fast and a missing marker shows up at once)."""
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    if not _render_marked():
+        if args and str(args[0]) in RENDER_COMMANDS:
+            raise AssertionError(f"{_running['item'].nodeid} runs `bproc-factory {args[0]}`: mark it "
+                                 "@pytest.mark.render")
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(NO_BPY), env.get("PYTHONPATH")]))
     result = subprocess.run([sys.executable, "-m", "bproc_factory", *map(str, args)], env=env,
                             capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     if check and result.returncode != 0:

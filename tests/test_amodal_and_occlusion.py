@@ -11,16 +11,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import DEMO_ASSETS, REPO, cli, tiny_config, write_config
 
-from bproc_factory.sensor import camera as cam
-from bproc_factory.labels.amodal import amodal_canvas, frame_groups, visibilities
 from bproc_factory.assets.asset import asset_folders
 from bproc_factory.config.loader import ConfigError, load_scenario
 from bproc_factory.config.scenario import LabelsConfig, OcclusionTarget
-from bproc_factory.sensor.distortion import make_canvas
-from bproc_factory.labels.annotations import annotations, decode_rle
+from bproc_factory.labels.amodal import amodal_canvas, frame_groups, visibilities
+from bproc_factory.labels.coco import annotations, decode_rle
 from bproc_factory.labels.occlusion import occlusion_outcome, run_report
-from conftest import DEMO_ASSETS, REPO, cli, tiny_config, write_config
+from bproc_factory.sensor import camera as cam
+from bproc_factory.sensor.distortion import make_canvas
 
 K = np.array([[100.0, 0, 49.5], [0, 100.0, 39.5], [0, 0, 1]])
 
@@ -110,8 +110,8 @@ def test_occlusion_config_errors_name_the_key(tmp_path):
 
 def test_occluders_are_planned_between_the_camera_and_a_target():
     from bproc_factory.assets.asset import resolve_assets
-    from bproc_factory.plan.scene import plan_scene
     from bproc_factory.assets.environment import PlacementArea, SceneInfo
+    from bproc_factory.plan.scene import plan_scene
 
     loaded = load_scenario(REPO / "configs" / "occlusion-tabletop.yaml")
     info = SceneInfo(placement_areas=(PlacementArea("table_top", ((-0.6, -0.4), (0.6, -0.4), (0.6, 0.4), (-0.6, 0.4)), 0.75),),
@@ -249,7 +249,7 @@ def test_occlusion_targets_are_met_and_distractors_labelled_as_configured(tmp_pa
         assert occ["target_met"] and 1 <= occ["attempts"] <= 12
         assert all(0.3 <= occ["visib_fract"][str(i)] <= 0.7 for i in occ["in_range"])
         objects = {o["instance_id"]: o for o in meta["objects"]}
-        groups = {o["instance_id"]: s["group"] for o, s in zip(meta["objects"], meta["sampled"]["objects"])}
+        groups = {o["instance_id"]: s["group"] for o, s in zip(meta["objects"], meta["sampled"]["objects"], strict=True)}
         for ann in meta["annotations"]:
             if groups[ann["instance_id"]] > 0:
                 assert ann["category_id"] == foreign and objects[ann["instance_id"]]["category"] == "foreign_object"
@@ -273,7 +273,7 @@ def test_background_distractors_hide_objects_but_are_not_labelled(tmp_path):
     for meta in _metas(out):
         mask = cv2.imread(str(out / "masks" / f"{meta['image_index']:06d}.png"), cv2.IMREAD_UNCHANGED)
         groups = [s["group"] for s in meta["sampled"]["objects"]]
-        for obj, group in zip(meta["objects"], groups):
+        for obj, group in zip(meta["objects"], groups, strict=True):
             if group == 1:
                 assert obj["label"] == "background" and obj["category_id"] == 0
                 assert not (mask == obj["instance_id"]).any()
@@ -292,8 +292,8 @@ def test_the_chosen_layout_does_not_depend_on_which_views_of_a_scene_are_rendere
 
 def _pile(seed: int):
     from bproc_factory.assets.asset import resolve_assets
-    from bproc_factory.plan.scene import plan_objects
     from bproc_factory.assets.environment import PlacementArea, SceneInfo
+    from bproc_factory.plan.objects import plan_objects
 
     loaded = load_scenario(REPO / "configs" / "occlusion-bin-pile.yaml")
     area = PlacementArea("bin_floor", ((-0.28, -0.18), (0.28, -0.18), (0.28, 0.18), (-0.28, 0.18)), 0.816)
@@ -327,7 +327,9 @@ def test_dropped_objects_settle_inside_the_area_touching_but_never_interpenetrat
 def test_settling_is_reproducible_from_the_seed():
     _, first = _pile(5)
     _, again = _pile(5)
-    assert all(np.array_equal(a.obj_to_world, b.obj_to_world) for a, b in zip(first, again))
+    assert len(first) > 1 and len(again) == len(first)
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a.obj_to_world, b.obj_to_world)
 
 
 @pytest.mark.render

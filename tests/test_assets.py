@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import trimesh
 import yaml
+from conftest import DEMO_ASSETS
 
 from bproc_factory.assets.asset import Billboard, BillboardCard, load_asset, load_mesh
 from bproc_factory.config.loader import ConfigError
-from conftest import DEMO_ASSETS
 
 
 def file_vertices_in_canonical(asset) -> np.ndarray:

@@ -39,7 +39,7 @@ def test_height_and_tilt_put_the_camera_above_the_ground_looking_down(tmp_path):
     assert np.degrees(np.arcsin(-optical_axis[2])) == pytest.approx(30)
     area = info.placement_areas[0]
     assert area.z == 0.0
-    for pixel, ground in zip(POLYGON, area.polygon_xy):  # the polygon is the photo's, cast on the ground
+    for pixel, ground in zip(POLYGON, area.polygon_xy, strict=True):  # the polygon is the photo's, cast on the ground
         assert _project(info, [*ground, 0.0]) == pytest.approx(pixel, abs=1e-6)
 
 
@@ -92,9 +92,10 @@ def test_missing_photo_is_named(tmp_path):
 
 
 def test_the_scenarios_world_overrides_the_photo_match(tmp_path):
-    from bproc_factory.plan.scene import plan_world
-    from bproc_factory.config.loader import load_scenario
     from conftest import tiny_config, write_config
+
+    from bproc_factory.config.loader import load_scenario
+    from bproc_factory.plan.world import plan_world
 
     info = load_backplate(_annotation(tmp_path, {"hfov_deg": 60, "height_m": 1, "tilt_deg": 30}))
     matched = load_scenario(write_config(tmp_path, tiny_config(world={})))

@@ -3,7 +3,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import DEMO_ASSETS, REPO, cli, tiny_config, write_config
 
 

@@ -5,10 +5,10 @@ import cv2
 import numpy as np
 import pytest
 import yaml
-
-from bproc_factory.sensor.calibration import read_calibration
-from bproc_factory.config.loader import ConfigError, load_scenario
 from conftest import REPO, cli, tiny_config, write_config
+
+from bproc_factory.config.loader import ConfigError, load_scenario
+from bproc_factory.sensor.calibration import read_calibration
 
 
 def opencv_yaml(path, K, dist, size=(640, 480), fisheye=False):

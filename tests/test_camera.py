@@ -1,8 +1,8 @@
 """Camera maths: intrinsics, look-at poses in OpenCV convention, projection."""
 import numpy as np
 
+from bproc_factory.config.camera import CameraConfig
 from bproc_factory.sensor import camera
-from bproc_factory.config.scenario import CameraConfig
 
 
 def test_focal_length_in_mm_gives_pixels_and_centred_principal_point():

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import trimesh
 import yaml
-
 from conftest import REPO, cli, tiny_config, write_config
 
 pytestmark = pytest.mark.render

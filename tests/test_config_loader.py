@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import TABLETOP, tiny_config, write_config
 
 from bproc_factory.config.loader import ConfigError, apply_override, load_scenario
-from conftest import TABLETOP, tiny_config, write_config
 
 
 def load(tmp_path: Path, config: dict, *overrides: str):
@@ -22,8 +22,9 @@ def error_of(tmp_path: Path, config: dict, *overrides: str) -> str:
 
 def test_valid_config_loads_and_hash_is_stable(tmp_path):
     a = load(tmp_path, tiny_config())
-    b = load(tmp_path, tiny_config())
-    assert a.sha256 == b.sha256 and len(a.sha256) == 64
+    reordered = load(tmp_path, dict(reversed(list(tiny_config().items()))))  # same config, keys in another order
+    changed = load(tmp_path, tiny_config(views_per_scene=3))
+    assert len(a.sha256) == 64 and a.sha256 == reordered.sha256 and a.sha256 != changed.sha256
     assert a.scenario.views_per_scene == 2
 
 

@@ -3,14 +3,15 @@ import json
 import os
 import stat
 import subprocess
+import sys
 import time
 
 import numpy as np
 import pytest
 
-from bproc_factory.dataset.folder import STALE_TEMP_AGE_S, Dataset, DatasetError
 from bproc_factory.dataset.files import atomic_write_bytes
-from bproc_factory.labels.annotations import annotations
+from bproc_factory.dataset.folder import STALE_TEMP_AGE_S, Dataset, DatasetError
+from bproc_factory.labels.coco import annotations
 
 IDENTITY = {"config_sha256": "abc", "run_seed": 1, "categories": {"can": 1}, "image_suffix": ".png",
             "inputs": {"scene": "s1", "assets": {"can": "a1"}}}
@@ -71,11 +72,14 @@ def test_coco_is_written_from_the_records_it_is_given(tmp_path):
     assert coco["info"]["config_sha256"] == "abc"
 
 
-def test_written_files_follow_the_umask_not_mkstemps_0600(tmp_path):
-    umask = os.umask(0)
-    os.umask(umask)
-    atomic_write_bytes(tmp_path / "f", b"x")
-    assert stat.S_IMODE((tmp_path / "f").stat().st_mode) == 0o666 & ~umask != 0o600
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640)])
+def test_written_files_follow_the_umask_not_mkstemps_0600(tmp_path, umask, mode):
+    # the module reads the umask once at import, so the write runs in a process started with it
+    code = (f"import os, sys; os.umask({umask:#o}); from pathlib import Path\n"
+            "from bproc_factory.dataset.files import atomic_write_bytes\n"
+            "atomic_write_bytes(Path(sys.argv[1]), b'x')")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "f")], check=True, capture_output=True)
+    assert stat.S_IMODE((tmp_path / "f").stat().st_mode) == mode
 
 
 def test_a_folder_from_another_run_is_refused(tmp_path):

@@ -5,8 +5,16 @@ import numpy as np
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from bproc_factory.config.distributions import (Choice, Constant, Distribution, Normal, Uniform, bounded,
-                                                sample, sample_int)
+from bproc_factory.config.distributions import (
+    Choice,
+    Constant,
+    Distribution,
+    Normal,
+    Uniform,
+    bounded,
+    sample,
+    sample_int,
+)
 
 
 class Holder(BaseModel):

@@ -3,16 +3,15 @@ backplates, and per-scene reset of randomised surfaces and lights."""
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import trimesh
 import yaml
+from conftest import REPO, cli, tiny_config, write_config
 
 from bproc_factory.assets.asset import load_asset
-from conftest import REPO, cli, tiny_config, write_config
 
 pytestmark = pytest.mark.render
 

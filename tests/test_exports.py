@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 import pytest
 import yaml
-
-from bproc_factory.dataset.yolo import export_yolo, mask_polygon, split_scenes
-from bproc_factory.dataset.merge import MergeError, merge_datasets
 from conftest import cli, tiny_config, write_config
+
+from bproc_factory.dataset.merge import MergeError, merge_datasets
+from bproc_factory.dataset.yolo import export_yolo, mask_polygon, split_scenes
 
 
 def polygon_to_mask(line: str, width: int, height: int) -> np.ndarray:

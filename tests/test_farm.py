@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import cli, tiny_config, write_config
 
 from bproc_factory.config.loader import ConfigError
 from bproc_factory.dataset.shards import parse_shard, shard_folder, shard_range
 from bproc_factory.run.workers import GPU_ENV, THREADS_ENV, plan_batches, visible_gpus, worker_env
-from conftest import cli, tiny_config, write_config
 
 
 @pytest.mark.parametrize("views", [1, 2, 3])
@@ -55,7 +55,6 @@ def _same_images(a: Path, b: Path, indices) -> None:
             assert (a / sub / name).read_bytes() == (b / sub / name).read_bytes(), (sub, name)
 
 
-@pytest.mark.render
 def test_workers_are_pinned_one_gpu_each_from_the_schedulers_list_or_nvidia_smi():
     smi = "GPU 0: NVIDIA H100 (UUID: GPU-a)\nGPU 1: NVIDIA H100 (UUID: GPU-b)\n"
     assert visible_gpus({}, smi) == ["0", "1"]
@@ -68,6 +67,7 @@ def test_workers_are_pinned_one_gpu_each_from_the_schedulers_list_or_nvidia_smi(
     assert GPU_ENV not in worker_env({}, 1, 0, [])  # no GPUs: the CPU worker's view is untouched
 
 
+@pytest.mark.render
 def test_shards_merge_into_the_single_process_dataset(tmp_path):
     config = write_config(tmp_path, tiny_config())
     cli("render", config, "-o", tmp_path / "single", "-n", 5, "-q", check=True)
@@ -215,6 +215,7 @@ def _shard_renders(output: Path) -> dict[int, bytes]:
     return out
 
 
+@pytest.mark.render
 def test_a_ray_task_whose_render_is_killed_is_retried_and_no_image_is_lost(tmp_path):
     pytest.importorskip("ray")
     config = write_config(tmp_path, tiny_config())

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import trimesh
 import yaml
+from conftest import REPO, cli, tiny_config, write_config
 
 from bproc_factory.ingest import hull
 from bproc_factory.ingest.billboard import TEXEL_CENTRE
@@ -22,7 +23,6 @@ from bproc_factory.ingest.markers import SheetLayout, detect_markers
 from bproc_factory.ingest.pipeline import Y_UP
 from bproc_factory.ingest.segment import ChromaKeySegmenter, clean_mask, sanity_check
 from bproc_factory.ingest.turntable import constant_speed
-from conftest import REPO, cli, tiny_config, write_config
 
 pytestmark = pytest.mark.render
 
@@ -360,8 +360,8 @@ def test_without_markers_angles_fall_back_to_constant_speed_with_a_warning():
     geometry = constant_speed(frames, "no markers")
     assert len(geometry.views) == 20 and not geometry.metric
     assert geometry.views[5].azimuth_deg == pytest.approx(360 - 5 * 18)
-    assert "constant turntable speed" in geometry.warnings[0] and all("after the first" in r
-                                                                       for r in geometry.rejected.values())
+    assert "constant turntable speed" in geometry.warnings[0] and geometry.rejected
+    assert all("after the first" in r for r in geometry.rejected.values())
 
 
 def test_printed_sheet_markers_are_found_where_the_layout_says():

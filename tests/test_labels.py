@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
+from bproc_factory.labels.coco import annotation_id, annotations, decode_rle
 from bproc_factory.plan.colour import kelvin_to_rgb
-from bproc_factory.labels.annotations import annotation_id, annotations, decode_rle
 
 
 def sample_map() -> np.ndarray:

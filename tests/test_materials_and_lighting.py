@@ -2,13 +2,13 @@
 where they should be."""
 import numpy as np
 import pytest
+from conftest import REPO, tiny_config, write_config
 
 from bproc_factory.assets.asset import resolve_assets
-from bproc_factory.config.loader import ConfigError, load_scenario
-from bproc_factory.assets.materials import LIBRARY, load_material, resolve_material, sample_material
-from bproc_factory.plan.scene import plan_scene
 from bproc_factory.assets.environment import PlacementArea, SceneInfo
-from conftest import REPO, tiny_config, write_config
+from bproc_factory.assets.materials import LIBRARY, load_material, resolve_material, sample_material
+from bproc_factory.config.loader import ConfigError, load_scenario
+from bproc_factory.plan.scene import plan_scene
 
 TABLE = SceneInfo(placement_areas=(PlacementArea("top", ((-0.6, -0.4), (0.6, -0.4), (0.6, 0.4), (-0.6, 0.4)),
                                                  0.75),), camera_target=(0.0, 0.0, 0.75),

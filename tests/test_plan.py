@@ -3,16 +3,16 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import tiny_config, write_config
 from shapely.geometry import MultiPoint, Polygon
 
-from bproc_factory.config.loader import ConfigError, load_scenario
-from bproc_factory.plan.placement import PlacementError
 from bproc_factory.assets.asset import resolve_assets
 from bproc_factory.assets.categories import category_ids
-from bproc_factory.plan.fit import check_fit
-from bproc_factory.plan.scene import group_by_scene, plan_scene
 from bproc_factory.assets.environment import PlacementArea, SceneInfo
-from conftest import tiny_config, write_config
+from bproc_factory.config.loader import ConfigError, load_scenario
+from bproc_factory.plan.fit import check_fit
+from bproc_factory.plan.placement import PlacementError
+from bproc_factory.plan.scene import group_by_scene, plan_scene
 
 TABLE = SceneInfo(placement_areas=(PlacementArea("top", ((-0.6, -0.4), (0.6, -0.4), (0.6, 0.4), (-0.6, 0.4)),
                                                  0.75),), camera_target=(0.0, 0.0, 0.75))
@@ -53,7 +53,9 @@ def test_a_subset_of_views_plans_exactly_like_the_whole_scene(tmp_path):
     whole = plan_scene(loaded, assets, TABLE, 7, 1, [2, 3])
     alone = plan_scene(loaded, assets, TABLE, 7, 1, [3])
     assert [o.sampled for o in whole.objects] == [o.sampled for o in alone.objects]
-    assert all(np.array_equal(a.obj_to_world, b.obj_to_world) for a, b in zip(whole.objects, alone.objects))
+    assert whole.objects and len(alone.objects) == len(whole.objects)
+    for a, b in zip(whole.objects, alone.objects, strict=True):
+        np.testing.assert_array_equal(a.obj_to_world, b.obj_to_world)
     assert [lt.sampled for lt in whole.lights] == [lt.sampled for lt in alone.lights]
     assert np.array_equal(whole.views[1].cam_to_world, alone.views[0].cam_to_world)
     assert whole.cycles_seed == alone.cycles_seed

@@ -1,6 +1,5 @@
 """End-to-end renders with the real bpy wheel (tiny images): labels, determinism, resume, errors."""
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -10,10 +9,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import DEMO_ASSETS, cli, tiny_config, write_config
 from pycocotools.coco import COCO
 
 from bproc_factory.assets.asset import load_asset, load_mesh
-from conftest import DEMO_ASSETS, cli, tiny_config, write_config
 
 pytestmark = pytest.mark.render
 

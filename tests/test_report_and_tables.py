@@ -23,7 +23,7 @@ def test_params_table_has_a_row_per_image_with_every_sampled_value(rendered, tmp
                 "scene_index", "instances"):
         assert all(key in r for r in params), key
     assert sum(r["instances"] for r in params) == len(instances)
-    assert all(r["area_px"] > 0 and "sampled.scale" in r for r in instances)
+    assert instances and all(r["area_px"] > 0 and "sampled.scale" in r for r in instances)
     paths = write_table(params, tmp_path / "params")
     table = pq.read_table(paths[1])
     assert table.num_rows == 4 and "sampled.view.elevation_deg" in table.column_names

@@ -97,7 +97,7 @@ def test_sampling_is_reproducible_and_respects_probabilities():
     profile = SensorProfile(exposure_ev={"uniform": [-1, 1]}, noise={"full_well_e": {"uniform": [500, 900]}},
                             jpeg_quality={"uniform": [40, 60]}, ccm=[[1, 0, 0], [0, 1, 0], [0, 0, 1]], ccm_jitter=0.02)
     a = sample_sensor(profile, 0.5, 4)
-    assert a == sample_sensor(profile, 0.5, 4)
+    assert a == sample_sensor(profile, 0.5, 4) and a != sample_sensor(profile, 0.5, 5)
     assert 40 <= a["jpeg_quality"] <= 60 and isinstance(a["jpeg_quality"], int)
     assert np.allclose(np.array(a["ccm"]).sum(axis=1), 1.0)  # jitter keeps white white
     effects = LensEffects(fog={"probability": 0.0}, dust={"probability": 1.0, "spots": 3})

@@ -3,9 +3,10 @@ import json
 import shutil
 
 import pytest
-
-from bproc_factory.qa.validate import validate
 from conftest import cli
+
+from bproc_factory.dataset.folder import NotADatasetError
+from bproc_factory.qa.validation import validate
 
 pytestmark = pytest.mark.render  # uses the rendered fixture
 
@@ -123,5 +124,6 @@ def test_unexpected_files_are_reported(copy):
     assert "images/000001.jpg: unexpected file" in found and "meta/notes.txt: unexpected file" in found
 
 
-def test_a_folder_that_is_not_a_dataset_is_one_clear_problem(tmp_path):
-    assert len(messages(tmp_path)) == 1 and "not a readable bproc_factory dataset" in messages(tmp_path)[0]
+def test_a_folder_that_is_not_a_dataset_is_refused_with_one_clear_error(tmp_path):
+    with pytest.raises(NotADatasetError, match="not a readable bproc_factory dataset"):
+        validate(tmp_path)
