@@ -199,7 +199,10 @@ def test_a_folder_of_turntable_photos_ingests_like_the_video(capture, tmp_path):
     cli("ingest", tmp_path / "photos", "--name", "house", "--category", "toy", "-o", tmp_path / "assets", "-q",
         check=True)
     spec = yaml.safe_load((tmp_path / "assets" / "house" / "asset.yaml").read_text())["capture"]
-    assert len(spec["views"]) == 12 and spec["cameras"]["method"] == "aruco"
+    # every photo becomes a view or is listed as dropped with its reason (u2netp at this tiny size
+    # can miss one frame's mask, depending on the CPU's onnxruntime kernels)
+    assert len(spec["views"]) + len(spec.get("dropped_frames") or {}) == 12 and len(spec["views"]) >= 10
+    assert spec["cameras"]["method"] == "aruco"
     assert spec["source"] == "photos" and len(spec["source_sha256"]) == 64
 
 
