@@ -337,7 +337,7 @@ def test_blurred_frames_and_duplicates_are_dropped_with_reasons():
     drop_blurred(fs)
     drop_near_duplicates(fs)
     assert [f.index for f in fs.frames] == [0, 1, 3, 5]
-    assert fs.rejected["frame 2"].startswith("blurred") and "near-duplicate" in fs.rejected["frame 4"]
+    assert fs.rejected["frame 2"].startswith("blurred") and "nothing moved" in fs.rejected["frame 4"]
 
 
 def test_mask_sanity_drops_empty_border_and_jumping_masks():
