@@ -14,7 +14,7 @@ from bproc_factory.assets import (
     load_backplate,
     resolve_assets,
 )
-from bproc_factory.config import LoadedScenario, load_scenario
+from bproc_factory.config import LoadedScenario, as_loaded
 from bproc_factory.errors import SceneError
 from bproc_factory.plan import check_fit, plan_scene
 
@@ -52,7 +52,7 @@ def scene_info(path: Path) -> SceneInfo:
 def check_config(config: Path | LoadedScenario, overrides: tuple[str, ...] = (), scenes: int = 3) -> CheckReport:
     """Load and validate the config, resolve its assets and scene, check that the objects fit and
     plan ``scenes`` scenes as a trial; every problem raises a ``FactoryError``."""
-    loaded = config if isinstance(config, LoadedScenario) else load_scenario(config, overrides)
+    loaded = as_loaded(config, overrides)
     assets = resolve_assets(loaded)
     categories = category_ids(loaded, assets)
     scene = loaded.resolve(loaded.scenario.scene)
