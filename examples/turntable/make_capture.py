@@ -9,7 +9,8 @@ camera K, elevation, distance), ``masks/{k:04d}.png`` ground-truth object masks 
 ``object.ply`` (the object in sheet coordinates, metres).
 
 Usage: ``python examples/turntable/make_capture.py OUT [--frames 60] [--size 480x360]
-[--no-markers] [--photos] [--wobble-deg 5] [--samples 16] [--fps 6]``
+[--no-markers] [--photos] [--wobble-deg 5] [--samples 16] [--fps 6] [--texture checker|speckled]
+[--plate grey|white|cork]``
 """
 from __future__ import annotations
 
@@ -58,23 +59,54 @@ def material(name: str, build) -> bpy.types.Material:
     return mat
 
 
-def object_material(nodes, links, bsdf) -> None:
+def object_material(nodes, links, bsdf, speckled: bool = False) -> None:
+    """Red/yellow checker squares; ``speckled`` adds fine, high-contrast blotches (printed packaging,
+    wood grain) that structure-from-motion can track, where plain squares give only corners."""
     coords = nodes.new("ShaderNodeTexCoord")
     checker = nodes.new("ShaderNodeTexChecker")
     checker.inputs["Scale"].default_value = 30.0
     checker.inputs["Color1"].default_value = (0.75, 0.12, 0.05, 1)
     checker.inputs["Color2"].default_value = (0.9, 0.7, 0.1, 1)
     noise = nodes.new("ShaderNodeTexNoise")
-    noise.inputs["Scale"].default_value = 30.0
+    noise.inputs["Scale"].default_value = 120.0 if speckled else 30.0
+    if speckled:
+        noise.inputs["Detail"].default_value = 6.0
     mix = nodes.new("ShaderNodeMixRGB")
     mix.blend_type = "MULTIPLY"
-    mix.inputs["Fac"].default_value = 0.5
+    mix.inputs["Fac"].default_value = 1.0 if speckled else 0.5
     links.new(coords.outputs["Object"], checker.inputs["Vector"])
     links.new(coords.outputs["Object"], noise.inputs["Vector"])
     links.new(checker.outputs["Color"], mix.inputs[1])
-    links.new(noise.outputs["Color"], mix.inputs[2])
+    if speckled:
+        ramp = nodes.new("ShaderNodeValToRGB")  # noise around 0.5 stretched to dark/light blotches
+        ramp.color_ramp.elements[0].position = 0.35
+        ramp.color_ramp.elements[1].position = 0.65
+        links.new(noise.outputs["Fac"], ramp.inputs["Fac"])
+        links.new(ramp.outputs["Color"], mix.inputs[2])
+    else:
+        links.new(noise.outputs["Color"], mix.inputs[2])
     links.new(mix.outputs["Color"], bsdf.inputs["Base Color"])
     bsdf.inputs["Roughness"].default_value = 0.6
+
+
+def plate_material(kind: str):
+    """The turntable plate: plain grey or white, or cork-like (brown blotches that turn with it)."""
+    if kind != "cork":
+        return flat({"grey": (0.3, 0.3, 0.32), "white": (0.8, 0.8, 0.8)}[kind])
+
+    def build(nodes, links, bsdf):
+        coords = nodes.new("ShaderNodeTexCoord")
+        noise = nodes.new("ShaderNodeTexNoise")
+        noise.inputs["Scale"].default_value = 60.0
+        noise.inputs["Detail"].default_value = 4.0
+        ramp = nodes.new("ShaderNodeValToRGB")
+        ramp.color_ramp.elements[0].color = (0.25, 0.13, 0.05, 1)
+        ramp.color_ramp.elements[1].color = (0.65, 0.45, 0.25, 1)
+        links.new(coords.outputs["Object"], noise.inputs["Vector"])
+        links.new(noise.outputs["Fac"], ramp.inputs["Fac"])
+        links.new(ramp.outputs["Color"], bsdf.inputs["Base Color"])
+        bsdf.inputs["Roughness"].default_value = 0.9
+    return build
 
 
 def flat(rgb, roughness=0.8):
@@ -122,7 +154,7 @@ def build_scene(args, layout: SheetLayout, work: Path) -> tuple:
     mesh_object("wall", wall, grey)
 
     disc = mesh_object("turntable", trimesh.creation.cylinder(radius=0.17, height=0.03, sections=96)
-                       .apply_translation([0, 0, -0.0155]), material("disc", flat((0.3, 0.3, 0.32))))
+                       .apply_translation([0, 0, -0.0155]), material("disc", plate_material(args.plate)))
     parts = []
     if args.markers:
         sheet_png = work / "sheet.png"
@@ -139,7 +171,8 @@ def build_scene(args, layout: SheetLayout, work: Path) -> tuple:
         sheet.data.materials.append(material("sheet", paper))
         parts.append(sheet)
     house = house_mesh()
-    obj = mesh_object("object", house, material("object", object_material))
+    obj = mesh_object("object", house, material("object", lambda n, l, b: object_material(
+        n, l, b, speckled=args.texture == "speckled")))
     obj.pass_index = 1
     parts.append(obj)
     for p in parts:
@@ -207,6 +240,10 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=6.0)
     parser.add_argument("--noise", type=float, default=2.0, help="sensor noise, grey levels (std)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--texture", choices=["checker", "speckled"], default="checker",
+                        help="the object's paint: large squares only, or squares with fine blotches")
+    parser.add_argument("--plate", choices=["grey", "white", "cork"], default="grey",
+                        help="the turntable plate: plain grey or white, or a cork-like texture")
     args = parser.parse_args()
     args.size = tuple(int(v) for v in args.size.split("x"))
     layout = SheetLayout()
