@@ -360,6 +360,9 @@ def ingest(source: Annotated[Path, typer.Argument(help="Turntable or walk-around
            height_m: Annotated[Optional[float], typer.Option(
                min=0.001, help="Real height of the object in metres (needed without turntable markers; with "
                                "them it overrides the measured height).")] = None,
+           focal_px: Annotated[Optional[float], typer.Option(
+               min=1.0, help="Without turntable markers: the camera's focal length in pixels at the capture's "
+                             "size, if known (else a phone's 64 deg horizontal field of view is assumed).")] = None,
            segmenter: Annotated[str, typer.Option(help="u2netp (default, offline saliency model) or chroma "
                                                        "(green/blue screen).")] = "u2netp",
            max_views: Annotated[int, typer.Option(min=6, help="Views kept, spread evenly around the object.")] = 72,
@@ -369,7 +372,8 @@ def ingest(source: Annotated[Path, typer.Argument(help="Turntable or walk-around
            = False,
            quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
     """Turn a capture of one object into an asset folder: segmented views, masks, billboard cards
-    and (with the turntable sheet's markers) a textured mesh; or, with --each, one single-card
+    and a textured mesh (cameras from the turntable sheet's markers, else from structure-from-motion
+    on the object itself, which needs --height-m); or, with --each, one single-card
     billboard asset per photo."""
     from bproc_factory.ingest import IngestOptions
     from bproc_factory.ingest import ingest as run_ingest
@@ -378,7 +382,7 @@ def ingest(source: Annotated[Path, typer.Argument(help="Turntable or walk-around
         err.print("[bold red]error:[/] give --category, and --name (except with --each)")
         raise typer.Exit(2)
     opts = IngestOptions(name=name or "", category=category, assets_dir=output, height_m=height_m,
-                         segmenter=segmenter, max_views=max_views, force=force)
+                         focal_px=focal_px, segmenter=segmenter, max_views=max_views, force=force)
     if each:
         _ingest_each(source, opts)
         return

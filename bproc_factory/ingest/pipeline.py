@@ -1,8 +1,9 @@
 """``bproc-factory ingest``: a turntable video (or a folder of photos) becomes an asset folder.
 
-Steps: decode and pick frames -> turntable cameras -> views covering the revolution evenly ->
-masks -> (with metric cameras) visual-hull mesh with vertex colours and its quality figures ->
-the asset folder, written beside its final name and renamed into place only when whole.
+Steps: decode and pick frames -> turntable cameras (the marker sheet's, else structure-from-motion
+on the object, else constant speed) -> views covering the revolution evenly -> masks -> (with
+metric cameras) visual-hull mesh with vertex colours and its quality figures -> the asset folder,
+written beside its final name and renamed into place only when whole.
 """
 from __future__ import annotations
 
@@ -26,9 +27,11 @@ from bproc_factory.assets import tree_sha256
 from bproc_factory.errors import IngestError
 from bproc_factory.ingest import billboard, hull
 from bproc_factory.ingest.frames import Frame, drop_blurred, drop_near_duplicates, focus_measure, read_frames
+from bproc_factory.ingest.markerless import markerless_cameras, salient_frames
 from bproc_factory.ingest.markers import SheetLayout, sheet_like
-from bproc_factory.ingest.segment import clean_mask, make_segmenter, sanity_check
-from bproc_factory.ingest.turntable import TurntableGeometry, estimate_geometry
+from bproc_factory.ingest.segment import MaskResult, clean_mask, make_segmenter, sanity_check
+from bproc_factory.ingest.sfm import SfmFailed
+from bproc_factory.ingest.turntable import TurntableGeometry, constant_speed, marker_geometry
 from bproc_factory.sensor import srgb_decode
 
 MIN_FRAMES = 8
@@ -44,6 +47,7 @@ class IngestOptions:
     category: str
     assets_dir: Path
     height_m: float | None = None
+    focal_px: float | None = None  # without markers: the camera's focal length in pixels, if known
     segmenter: str = "u2netp"
     max_views: int = 72
     mesh_resolution: int = 96
@@ -90,17 +94,41 @@ def ingest(source: Path, opts: IngestOptions, progress: Progress = lambda *_: No
                           f"duplicate ones; need {MIN_FRAMES}. Dropped: {_listing(dropped)}")
 
     progress("turntable cameras", 0, 1)
-    geometry = estimate_geometry(frames, layout)
+    geometry = marker_geometry(frames, layout)
+    known: dict[int, MaskResult] = {}
+    radius, top = layout.free_radius_m, 3 * layout.free_radius_m  # where the object can be
+    if geometry is None:
+        if opts.height_m is None:
+            raise IngestError(f"{source}: the object's size is unknown: no turntable markers were found, so pass "
+                              "--height-m (the object's real height in metres)")
+        progress("segmenting for structure from motion", 0, 1)
+        salient = salient_frames(frames, segmenter, opts.refine)
+        progress("structure from motion", 0, 1)
+        try:
+            found = markerless_cameras(salient, opts.height_m, opts.focal_px)
+        except SfmFailed as exc:
+            known = {s.frame.index: s.mask for s in salient}  # saliency alone: the plate may be in it
+            geometry = constant_speed(frames, note=f"no turntable markers found, and {exc}; for measured angles and "
+                                      "a mesh, film the object filling a third of the frame with texture on every "
+                                      "side over one full turn of 60 frames or more, or print the marker sheet "
+                                      "(bproc-factory turntable-sheet)")
+        else:
+            geometry, known = found.geometry, found.masks
+            radius, top = found.cylinder.radius_m, found.cylinder.height_m
     dropped.update({_frame_name(frames, i): r for i, r in geometry.rejected.items()})
-    chosen = choose_views([f for f in frames if f.index in geometry.views], geometry, opts.max_views)
+    candidates = [f for f in frames if f.index in geometry.views and (not known or f.index in known)]
+    chosen = choose_views(candidates, geometry, opts.max_views)
 
     masks, confidence, names = {}, {}, {}
     for k, frame in enumerate(chosen):
         progress("segmenting", k, len(chosen))
-        allowed = _allowed_region(frame, geometry, layout)
-        sheet = (sheet_like(frame.image, geometry.views[frame.index].sheet_to_camera, geometry.K, layout)
-                 if geometry.metric else None)
-        result = clean_mask(frame.image, segmenter.probability(frame.image), allowed, sheet, refine=opts.refine)
+        if frame.index in known:
+            result = known[frame.index]
+        else:
+            allowed = _allowed_region(frame, geometry, layout)
+            sheet = (sheet_like(frame.image, geometry.views[frame.index].sheet_to_camera, geometry.K, layout)
+                     if geometry.method == "aruco" else None)
+            result = clean_mask(frame.image, segmenter.probability(frame.image), allowed, sheet, refine=opts.refine)
         masks[frame.index], confidence[frame.index], names[frame.index] = result.mask, result.confidence, frame.name
     progress("segmenting", len(chosen), len(chosen))
     bad = sanity_check(masks)
@@ -119,15 +147,25 @@ def ingest(source: Path, opts: IngestOptions, progress: Progress = lambda *_: No
         progress("carving the mesh", 0, 1)
         cams = [hull.Camera(geometry.K, geometry.views[f.index].sheet_to_camera, masks[f.index], f.image)
                 for f in views]
-        mesh, quality = _mesh(cams, layout, opts)
+        mesh, quality = _mesh(cams, radius, top, opts)
         carved = mesh
         measured = float(mesh.bounds[1][2]) if mesh is not None else None
-        if opts.height_m and measured:
+        if geometry.method == "sfm" and measured:
+            # SfM cameras are scaled so the sparse points were --height-m tall; the hull is the
+            # object's height: rescale both so the hull is
+            scale = opts.height_m / measured
+            geometry = geometry.rescaled(scale)
+            radius *= scale
+            mesh.apply_scale(scale)
+            quality["height_m"] = {"given": opts.height_m, "scale_correction": round(scale, 4)}
+            measured, scale = opts.height_m, 1.0
+        elif opts.height_m and measured:
             scale = opts.height_m / measured
             quality["height_m"] = {"from_markers": round(measured, 4), "given": opts.height_m}
             if abs(scale - 1) > 0.1:
                 summary.warnings.append(f"--height-m {opts.height_m} differs from the marker-measured "
                                         f"{measured:.3f} m by {abs(scale - 1):.0%}; using --height-m")
+        summary.geometry = geometry.summary()
         summary.mesh = quality
         if quality["passed"]:
             summary.render_modes.append("mesh")
@@ -142,7 +180,7 @@ def ingest(source: Path, opts: IngestOptions, progress: Progress = lambda *_: No
     if geometry.metric:
         cards, half_w, card_h, ppm = billboard.metric_cards(
             [(f.image, masks[f.index], geometry.views[f.index].sheet_to_camera, geometry.views[f.index].azimuth_deg,
-              geometry.views[f.index].elevation_deg) for f in views], geometry.K, layout.free_radius_m,
+              geometry.views[f.index].elevation_deg) for f in views], geometry.K, radius,
             None if carved is None else np.asarray(carved.vertices)[:, :2])
         half_w, card_h, ppm = half_w * scale, card_h * scale, ppm / scale
         for card in cards:
@@ -175,7 +213,7 @@ def _allowed_region(frame: Frame, geometry: TurntableGeometry, layout: SheetLayo
     """Where the object can appear: inside the projected cylinder over the sheet's free circle, minus
     the markers (which make saliency models take the sheet)."""
     h, w = frame.image.shape[:2]
-    if not geometry.metric:
+    if geometry.method != "aruco":
         return None
     view = geometry.views[frame.index]
     allowed = np.zeros((h, w), np.uint8)
@@ -195,9 +233,10 @@ def _allowed_region(frame: Frame, geometry: TurntableGeometry, layout: SheetLayo
     return (allowed == 1) & (markers == 0)
 
 
-def _mesh(cams: list[hull.Camera], layout: SheetLayout, opts: IngestOptions) -> tuple[trimesh.Trimesh | None, dict]:
+def _mesh(cams: list[hull.Camera], radius_m: float, top_m: float,
+          opts: IngestOptions) -> tuple[trimesh.Trimesh | None, dict]:
     try:
-        mesh = hull.reconstruct(cams, layout.free_radius_m, opts.mesh_resolution)
+        mesh = hull.reconstruct(cams, radius_m, top_m, opts.mesh_resolution)
     except ValueError as exc:
         return None, {"passed": False, "reason": str(exc)}
     ious = [hull.iou(hull.silhouette(mesh, c), c.mask) for c in cams]
@@ -249,7 +288,8 @@ def write_asset(final: Path, source: Path, opts: IngestOptions, geometry: Turnta
             if view.sheet_to_camera is not None:
                 rec["elevation_deg"] = round(view.elevation_deg, 3)
                 rec["sheet_to_camera"] = np.round(view.sheet_to_camera, 6).tolist()
-                rec["marker_residual_px"] = round(view.residual_px, 3)
+                rec["marker_residual_px" if geometry.method == "aruco" else "reprojection_px"] = \
+                    round(view.residual_px, 3)
             records.append(rec)
         (tmp / "billboard").mkdir()
         card_records = []

@@ -123,6 +123,28 @@ def clean_mask(image: np.ndarray, prob: np.ndarray, allowed: np.ndarray | None =
     return MaskResult(mask, _confidence(prob, mask))
 
 
+def separate_support(image: np.ndarray, prob: np.ndarray, saliency: np.ndarray, allowed: np.ndarray,
+                     certain_object: np.ndarray) -> MaskResult:
+    """The object without the turntable plate it stands on: salient pixels outside ``allowed``
+    (where the object cannot be) teach GrabCut the plate's colours, ``certain_object`` pixels the
+    object's, and colour decides the rest of the salient pixels inside ``allowed``."""
+    inside = saliency & allowed
+    support = saliency & ~allowed
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+    core = cv2.erode((inside & certain_object).astype(np.uint8), kernel).astype(bool)
+    if not support.any() or not core.any():
+        mask = _fill_holes(_largest_component(inside))
+        return MaskResult(mask, _confidence(prob, mask))
+    gc = np.full(saliency.shape, cv2.GC_BGD, np.uint8)
+    gc[inside] = cv2.GC_PR_FGD
+    gc[core] = cv2.GC_FGD
+    near = cv2.dilate(saliency.astype(np.uint8), np.ones((31, 31), np.uint8)).astype(bool)
+    ys, xs = np.nonzero(near)
+    out = _grabcut_in(image, gc, (ys.min(), ys.max() + 1, xs.min(), xs.max() + 1), 4)
+    mask = _fill_holes(_largest_component(inside if out is None else out & allowed))
+    return MaskResult(mask, _confidence(prob, mask))
+
+
 def _grabcut_band(image: np.ndarray, mask: np.ndarray, allowed: np.ndarray | None, band: int = 3) -> np.ndarray:
     """GrabCut on a thin band around the boundary only: the saliency map decides the inside and
     the outside, colour decides the last few pixels (whole-frame GrabCut takes the turntable)."""

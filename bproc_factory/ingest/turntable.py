@@ -5,7 +5,10 @@ length (one planar view fixes it once the principal point and square pixels are 
 frames are used), then each frame's pose by PnP, in metres. The object frame is the sheet frame, so
 the angle of a view is the camera's azimuth around the object, measured, not assumed. Without
 markers the only fallback here is constant turntable speed over one revolution found from frame
-similarity; that gives view angles for billboards but no metric cameras, so no mesh.
+similarity; that gives view angles for billboards but no metric cameras, so no mesh. Between
+the two, structure-from-motion on the object's own texture (``sfm.py``) gives the cameras up to
+scale; ``from_sfm`` turns them into this module's records and ``rescaled`` puts them in metres
+once the object's height is known.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import numpy as np
 
 from bproc_factory.ingest.frames import Frame
 from bproc_factory.ingest.markers import SheetLayout, detect_markers
+from bproc_factory.ingest.sfm import SfmCameras
 
 MIN_MARKERS = 3  # per frame, for a pose
 
@@ -29,31 +33,46 @@ class ViewGeometry:
     azimuth_deg: float  # camera azimuth around the object's vertical axis, in [0, 360)
     elevation_deg: float | None
     distance_m: float | None
-    residual_px: float | None  # RMS reprojection error of the markers
+    residual_px: float | None  # RMS reprojection error of the markers, or mean SfM reprojection error
     markers: int
 
 
 @dataclass
 class TurntableGeometry:
-    method: str  # "aruco" or "constant-speed"
+    method: str  # "aruco", "sfm" or "constant-speed"
     K: np.ndarray | None
     views: dict[int, ViewGeometry]
     rejected: dict[int, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     markers: dict[int, dict[int, np.ndarray]] = field(default_factory=dict)  # frame -> id -> corners
+    details: dict = field(default_factory=dict)  # method-specific figures for asset.yaml
 
     @property
     def metric(self) -> bool:
-        return self.method == "aruco"
+        """Whether every view has a camera pose (in metres once ``rescaled``)."""
+        return self.method in ("aruco", "sfm")
+
+    def rescaled(self, scale: float, lift_m: float = 0.0) -> TurntableGeometry:
+        """The same cameras for the object frame raised by ``lift_m`` (the turntable plate's top
+        becomes z = 0) and then scaled by ``scale``."""
+        views = {}
+        for k, v in self.views.items():
+            T = v.sheet_to_camera.copy()
+            T[:3, 3] = scale * (T[:3, 3] + T[:3, :3] @ np.array([0.0, 0.0, lift_m]))
+            views[k] = _view_from_pose(T, v.residual_px, v.markers)
+        return TurntableGeometry(self.method, self.K, views, dict(self.rejected), list(self.warnings),
+                                 self.markers, dict(self.details))
 
     def summary(self) -> dict:
         """Figures for asset.yaml."""
         out: dict = {"method": self.method, "warnings": list(self.warnings)}
         if self.K is not None:
             out["K"] = np.round(self.K, 3).tolist()
+        out.update(self.details)
         res = [v.residual_px for v in self.views.values() if v.residual_px is not None]
         if res:
-            out["marker_residual_px"] = {"mean": round(float(np.mean(res)), 3), "max": round(float(np.max(res)), 3)}
+            key = "marker_residual_px" if self.method == "aruco" else "reprojection_px"
+            out[key] = {"mean": round(float(np.mean(res)), 3), "max": round(float(np.max(res)), 3)}
         elev = [v.elevation_deg for v in self.views.values() if v.elevation_deg is not None]
         if elev:
             out["elevation_deg"] = {"mean": round(float(np.mean(elev)), 2), "min": round(float(np.min(elev)), 2),
@@ -62,16 +81,16 @@ class TurntableGeometry:
         return out
 
 
-def estimate_geometry(frames: list[Frame], layout: SheetLayout) -> TurntableGeometry:
-    """Markers when at least half the frames show enough of them, else constant speed."""
+def marker_geometry(frames: list[Frame], layout: SheetLayout) -> TurntableGeometry | None:
+    """Cameras from the sheet's markers when at least half the frames show enough of them."""
     found = {f.index: detect_markers(cv2.cvtColor(f.image, cv2.COLOR_BGR2GRAY), layout) for f in frames}
     usable = {i: m for i, m in found.items() if len(m) >= MIN_MARKERS}
-    if len(usable) >= max(3, len(frames) // 2):
-        h, w = frames[0].image.shape[:2]
-        geometry = _from_markers(usable, found, layout, (w, h))
-        geometry.markers = found
-        return geometry
-    return constant_speed(frames, note=f"turntable markers found in {len(usable)} of {len(frames)} frames")
+    if len(usable) < max(3, len(frames) // 2):
+        return None
+    h, w = frames[0].image.shape[:2]
+    geometry = _from_markers(usable, found, layout, (w, h))
+    geometry.markers = found
+    return geometry
 
 
 def _from_markers(usable: dict[int, dict[int, np.ndarray]], found: dict[int, dict[int, np.ndarray]],
@@ -123,6 +142,15 @@ def _view_from_pose(sheet_to_camera: np.ndarray, residual: float | None, markers
                         distance_m=dist, residual_px=residual, markers=markers)
 
 
+def from_sfm(cameras: SfmCameras, focal_source: str) -> TurntableGeometry:
+    """Records for SfM cameras, still in SfM units (``rescaled`` puts them in metres)."""
+    views = {k: _view_from_pose(v.object_to_camera, v.residual_mean_px, 0) for k, v in cameras.views.items()}
+    details = {"registered_frames": len(cameras.views), "unregistered_frames": len(cameras.unregistered),
+               "focal_source": focal_source, "seconds": round(cameras.seconds, 1)}
+    rejected = {k: "not registered by structure-from-motion (too few features matched)" for k in cameras.unregistered}
+    return TurntableGeometry("sfm", cameras.K, views, rejected, list(cameras.warnings), details=details)
+
+
 def constant_speed(frames: list[Frame], note: str) -> TurntableGeometry:
     """Angles from frame order, assuming one revolution at constant speed whose end is the frame
     most like the first one in the clip's second half."""
@@ -143,7 +171,6 @@ def constant_speed(frames: list[Frame], note: str) -> TurntableGeometry:
              for f in frames[:period]}
     rejected = {f.index: "after the first revolution" for f in frames[period:]}
     warning = (f"{note}: view angles assume constant turntable speed over one revolution of {span} "
-               "frames (a hand-spun turntable is uneven: expect errors of several degrees) and no "
-               "metric cameras, so no mesh; print the sheet (bproc-factory ingest --print-sheet) for "
-               "measured angles and a mesh")
+               "frames (a hand-spun turntable is uneven: expect errors of several degrees) and there are "
+               "no metric cameras, so no mesh")
     return TurntableGeometry("constant-speed", None, views, rejected, [warning])

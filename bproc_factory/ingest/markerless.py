@@ -1,0 +1,141 @@
+"""Cameras and masks for a turntable capture without the marker sheet.
+
+Every frame is segmented first (the saliency mask holds the object and the plate it stands on,
+both of which turn, never the static background), structure-from-motion finds the cameras from
+the features inside those masks, and ``--height-m`` over the sparse points' height gives metres.
+With the cameras known, the object occupies a cylinder over the turntable axis (the sparse
+points' footprint): saliency pixels outside its projection are the plate and its shadow, and seed
+the background colour model that takes the plate out of the rest of the mask.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from bproc_factory.ingest import hull
+from bproc_factory.ingest.frames import Frame
+from bproc_factory.ingest.segment import MaskResult, Segmenter, clean_mask, sanity_check, separate_support
+from bproc_factory.ingest.sfm import SfmFailed, check_turning, turntable_cameras
+from bproc_factory.ingest.turntable import TurntableGeometry, from_sfm
+
+MAX_SFM_FRAMES = 72  # 60 frames register in ~20 s on 2 cores; matching grows with the square
+ASSUMED_FOV_DEG = 64.0  # horizontal field of view of a phone's main camera filming video
+
+
+@dataclass
+class Cylinder:
+    """Where the object is, in the object frame: radius and height (metres) over z = 0."""
+
+    radius_m: float
+    height_m: float
+
+    def allowed(self, K: np.ndarray, object_to_camera: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """The cylinder's projection in a view (bool)."""
+        ring = np.array([[self.radius_m * math.cos(a), self.radius_m * math.sin(a)]
+                         for a in np.linspace(0, 2 * math.pi, 72, endpoint=False)])
+        pts = np.concatenate([np.c_[ring, np.zeros(len(ring))], np.c_[ring, np.full(len(ring), self.height_m)]])
+        uv, depth = hull.project(K, object_to_camera, pts)
+        out = np.zeros(shape, np.uint8)
+        if (depth > 0).all():
+            cv2.fillConvexPoly(out, cv2.convexHull(np.round(uv).astype(np.int32)), 1)
+        else:
+            out[:] = 1
+        return out.astype(bool)
+
+
+@dataclass
+class Markerless:
+    geometry: TurntableGeometry  # cameras in metres (provisional: the mesh fixes the scale)
+    cylinder: Cylinder
+    masks: dict[int, MaskResult]  # frame index -> the plate-free mask
+
+
+def assumed_focal_px(width: int, height: int) -> float:
+    return max(width, height) / 2 / math.tan(math.radians(ASSUMED_FOV_DEG / 2))
+
+
+@dataclass
+class Salient:
+    """A frame's saliency: the segmenter's probabilities and the mask they give (object and plate)."""
+
+    frame: Frame
+    prob: np.ndarray
+    mask: MaskResult
+
+
+def salient_frames(frames: list[Frame], segmenter: Segmenter, refine: bool = True) -> list[Salient]:
+    """Saliency for at most MAX_SFM_FRAMES of ``frames``, evenly spread: the frames SfM will use."""
+    step = max(1, math.ceil(len(frames) / MAX_SFM_FRAMES))
+    out = []
+    for f in frames[::step]:
+        prob = segmenter.probability(f.image)
+        out.append(Salient(f, prob, clean_mask(f.image, prob, refine=refine)))
+    return out
+
+
+def markerless_cameras(salient: list[Salient], height_m: float, focal_px: float | None) -> Markerless:
+    """SfM cameras and plate-free masks for the salient frames. Raises SfmFailed with the reason
+    when they cannot be registered."""
+    saliency = {s.frame.index: s.mask.mask for s in salient}
+    # empty masks, or the object leaving the frame: no features to trust (the area test is left out:
+    # the plate comes and goes in saliency masks)
+    bad = sanity_check(saliency, max_jump=math.inf)
+    used = [s.frame for s in salient if s.frame.index not in bad]
+    if len(used) < 8:
+        raise SfmFailed(f"only {len(used)} frames show the whole object")
+    h, w = used[0].image.shape[:2]
+    focal = focal_px or assumed_focal_px(w, h)
+    cameras = turntable_cameras([f.image for f in used], [saliency[f.index] for f in used],
+                                [f.index for f in used], focal)
+    if len(cameras.views) < max(6, len(used) // 2):
+        raise SfmFailed(f"structure-from-motion registered only {len(cameras.views)} of {len(used)} frames")
+    check_turning(cameras)
+    points = cameras.points
+    top = float(np.percentile(points[:, 2], 98))
+    if top <= 0:
+        raise SfmFailed("structure-from-motion found no object above the turntable")
+    above = points[points[:, 2] > 0.03 * top]
+    reach = float(np.percentile(np.hypot(above[:, 0], above[:, 1]), 95))
+    scale = height_m / top
+    geometry = from_sfm(cameras, "given (--focal-px)" if focal_px else
+                        f"assumed ({ASSUMED_FOV_DEG:.0f} deg horizontal field of view)").rescaled(scale)
+    geometry.rejected.update(bad)
+    if not focal_px:
+        geometry.warnings.append(f"focal length assumed ({focal:.0f} px, a phone's {ASSUMED_FOV_DEG:.0f} deg "
+                                 "horizontal field of view); pass --focal-px for exact camera geometry")
+    cylinder = Cylinder(1.3 * reach * scale, 1.4 * height_m)
+    masks = {s.frame.index: plate_free_mask(s, geometry.K, geometry.views[s.frame.index].sheet_to_camera, cylinder)
+             for s in salient if s.frame.index in geometry.views}
+    return Markerless(geometry, cylinder, masks)
+
+
+def plate_free_mask(salient: Salient, K: np.ndarray, object_to_camera: np.ndarray, cylinder: Cylinder) -> MaskResult:
+    """The object's mask without the turntable plate and its shadow, given the frame's camera in
+    the object frame (metres, z = 0 on the plate) and the cylinder the object stands in."""
+    saliency = salient.mask.mask
+    allowed = cylinder.allowed(K, object_to_camera, saliency.shape)
+    return separate_support(salient.frame.image, salient.prob, saliency, allowed,
+                            _off_plate(K, object_to_camera, saliency, allowed))
+
+
+def _off_plate(K: np.ndarray, object_to_camera: np.ndarray, saliency: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Pixels that cannot show the plate: their rays miss the disc of z = 0 that the salient pixels
+    outside the object's cylinder (the plate's visible part) reach."""
+    h, w = saliency.shape
+    ys, xs = np.mgrid[:h, :w]
+    rays = np.stack([xs.ravel(), ys.ravel(), np.ones(h * w)], axis=1) @ np.linalg.inv(K).T
+    R, t = object_to_camera[:3, :3], object_to_camera[:3, 3]
+    rays = rays @ R  # = (R^T d) per row: directions in the object frame
+    centre = -R.T @ t
+    down = rays[:, 2] < -1e-9
+    hit = np.full(h * w, np.inf)
+    s = -centre[2] / np.where(down, rays[:, 2], -1.0)
+    hit[down] = np.hypot(centre[0] + s[down] * rays[down, 0], centre[1] + s[down] * rays[down, 1])
+    hit = hit.reshape(h, w)
+    plate = saliency & ~allowed & np.isfinite(hit)
+    if not plate.any():
+        return np.ones((h, w), bool)
+    return hit > float(np.percentile(hit[plate], 98))
