@@ -153,3 +153,28 @@ def test_without_markers_the_height_is_asked_for_before_any_work(capture, tmp_pa
     result = cli("ingest", capture / "capture.mp4", "--name", "x", "--category", "toy", "-o", tmp_path / "a", "-q")
     assert result.returncode == 2 and "capture.mp4" in result.stderr and "--height-m" in result.stderr
     assert not (tmp_path / "a" / "x").exists()
+
+
+def _holes(mask: np.ndarray) -> np.ndarray:
+    """Background pixels enclosed by the mask."""
+    flood = np.zeros((mask.shape[0] + 2, mask.shape[1] + 2), np.uint8)
+    flood[1:-1, 1:-1] = mask
+    cv2.floodFill(flood, None, (0, 0), 2)
+    return flood[1:-1, 1:-1] == 0
+
+
+def test_a_mug_handle_keeps_its_hole_in_the_mask(tmp_path):
+    subprocess.run([sys.executable, str(REPO / "examples" / "turntable" / "make_capture.py"), str(tmp_path),
+                    "--no-markers", "--object", "mug", "--texture", "speckled", "--photos", "--frames", "4",
+                    "--size", "320x240", "--samples", "4"], check=True, capture_output=True)
+    segmenter = make_segmenter("u2netp")
+    seen = 0
+    for k in range(4):
+        image = cv2.imread(str(tmp_path / "frames" / f"{k:04d}.jpg"))
+        truth = cv2.imread(str(tmp_path / "masks" / f"{k:04d}.png"), cv2.IMREAD_GRAYSCALE) > 127
+        mask = clean_mask(image, segmenter.probability(image)).mask
+        assert hull.iou(truth, mask) >= 0.93
+        if _holes(truth).sum() > 50:  # the handle seen from the side
+            seen += 1
+            assert (_holes(mask) & _holes(truth)).sum() >= 0.6 * _holes(truth).sum()
+    assert seen >= 1

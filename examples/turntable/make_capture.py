@@ -10,7 +10,7 @@ camera K, elevation, distance), ``masks/{k:04d}.png`` ground-truth object masks 
 
 Usage: ``python examples/turntable/make_capture.py OUT [--frames 60] [--size 480x360]
 [--no-markers] [--photos] [--wobble-deg 5] [--samples 16] [--fps 6] [--texture checker|speckled]
-[--plate grey|white|cork]``
+[--plate grey|white|cork] [--object house|mug]``
 """
 from __future__ import annotations
 
@@ -45,6 +45,15 @@ def house_mesh() -> trimesh.Trimesh:
     prism = trimesh.Trimesh(verts, caps + sides, process=True)
     trimesh.repair.fix_normals(prism)
     return prism
+
+
+def mug_mesh() -> trimesh.Trimesh:
+    """A mug 10 cm tall, 8 cm wide, with a ring handle whose hole shows the background from the side."""
+    body = trimesh.creation.cylinder(radius=0.04, height=0.10, sections=64).apply_translation([0, 0, 0.05])
+    handle = trimesh.creation.torus(major_radius=0.027, minor_radius=0.007, major_sections=48, minor_sections=16)
+    handle.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, [1, 0, 0]))
+    handle.apply_translation([0.052, 0, 0.05])
+    return trimesh.util.concatenate([body, handle])
 
 
 def angles(frames: int, wobble_deg: float) -> list[float]:
@@ -170,7 +179,7 @@ def build_scene(args, layout: SheetLayout, work: Path) -> tuple:
             bsdf.inputs["Roughness"].default_value = 0.9
         sheet.data.materials.append(material("sheet", paper))
         parts.append(sheet)
-    house = house_mesh()
+    house = mug_mesh() if args.object == "mug" else house_mesh()
     obj = mesh_object("object", house, material("object", lambda n, l, b: object_material(
         n, l, b, speckled=args.texture == "speckled")))
     obj.pass_index = 1
@@ -240,6 +249,8 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=6.0)
     parser.add_argument("--noise", type=float, default=2.0, help="sensor noise, grey levels (std)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--object", choices=["house", "mug"], default="house",
+                        help="a gabled house, or a mug whose handle leaves a hole in its silhouette")
     parser.add_argument("--texture", choices=["checker", "speckled"], default="checker",
                         help="the object's paint: large squares only, or squares with fine blotches")
     parser.add_argument("--plate", choices=["grey", "white", "cork"], default="grey",
