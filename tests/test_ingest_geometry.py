@@ -41,10 +41,10 @@ def test_frames_are_matched_within_a_quarter_turn_across_the_clip_ends():
 def test_rescaled_cameras_keep_their_views_and_move_with_the_object_frame():
     geometry = from_sfm(_cameras({0: 0.0, 1: 90.0}), "given")
     point = np.array([0.1, -0.2, 0.3, 1.0])
-    moved = geometry.rescaled(2.0, lift_m=0.05)
+    moved = geometry.rescaled(2.0)
     for k in (0, 1):
         before = geometry.views[k].sheet_to_camera @ point  # a point, and the same point in the new frame
-        after = moved.views[k].sheet_to_camera @ np.r_[2.0 * (point[:3] - [0, 0, 0.05]), 1.0]
+        after = moved.views[k].sheet_to_camera @ np.r_[2.0 * point[:3], 1.0]
         assert np.allclose(after[:3], 2.0 * before[:3])
         assert moved.views[k].azimuth_deg == pytest.approx(geometry.views[k].azimuth_deg)
     assert moved.method == "sfm" and moved.metric and moved.details["focal_source"] == "given"

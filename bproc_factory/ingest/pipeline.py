@@ -151,8 +151,8 @@ def ingest(source: Path, opts: IngestOptions, progress: Progress = lambda *_: No
         carved = mesh
         measured = float(mesh.bounds[1][2]) if mesh is not None else None
         if geometry.method == "sfm" and measured:
-            # SfM cameras are scaled so the sparse points were --height-m tall; the hull is the
-            # object's height: rescale both so the hull is
+            # SfM cameras were scaled so the sparse points stood --height-m tall; the hull's height
+            # is the object's, so cameras and hull are rescaled until the hull stands that tall
             scale = opts.height_m / measured
             geometry = geometry.rescaled(scale)
             radius *= scale

@@ -132,15 +132,14 @@ def separate_support(image: np.ndarray, prob: np.ndarray, saliency: np.ndarray, 
     support = saliency & ~allowed
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
     core = cv2.erode((inside & certain_object).astype(np.uint8), kernel).astype(bool)
-    if not support.any() or not core.any():
-        mask = _fill_holes(_largest_component(inside), prob)
-        return MaskResult(mask, _confidence(prob, mask))
-    gc = np.full(saliency.shape, cv2.GC_BGD, np.uint8)
-    gc[inside] = cv2.GC_PR_FGD
-    gc[core] = cv2.GC_FGD
-    near = cv2.dilate(saliency.astype(np.uint8), np.ones((31, 31), np.uint8)).astype(bool)
-    ys, xs = np.nonzero(near)
-    out = _grabcut_in(image, gc, (ys.min(), ys.max() + 1, xs.min(), xs.max() + 1), 4)
+    out = None
+    if support.any() and core.any():
+        gc = np.full(saliency.shape, cv2.GC_BGD, np.uint8)
+        gc[inside] = cv2.GC_PR_FGD
+        gc[core] = cv2.GC_FGD
+        near = cv2.dilate(saliency.astype(np.uint8), np.ones((31, 31), np.uint8)).astype(bool)
+        ys, xs = np.nonzero(near)
+        out = _grabcut_in(image, gc, (ys.min(), ys.max() + 1, xs.min(), xs.max() + 1), 4)
     mask = _fill_holes(_largest_component(inside if out is None else out & allowed), prob)
     return MaskResult(mask, _confidence(prob, mask))
 

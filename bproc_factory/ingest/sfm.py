@@ -56,11 +56,6 @@ class SfmCameras:
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
 
-    def residuals(self) -> dict:
-        means = [v.residual_mean_px for v in self.views.values()]
-        return {"mean": round(float(np.mean(means)), 3),
-                "max": round(float(max(v.residual_max_px for v in self.views.values())), 3)}
-
 
 def turntable_cameras(images: list[np.ndarray], masks: list[np.ndarray], keys: list[int], focal_px: float,
                       *, threads: int = 2, seed: int = 0) -> SfmCameras:

@@ -52,13 +52,12 @@ class TurntableGeometry:
         """Whether every view has a camera pose (in metres once ``rescaled``)."""
         return self.method in ("aruco", "sfm")
 
-    def rescaled(self, scale: float, lift_m: float = 0.0) -> TurntableGeometry:
-        """The same cameras for the object frame raised by ``lift_m`` (the turntable plate's top
-        becomes z = 0) and then scaled by ``scale``."""
+    def rescaled(self, scale: float) -> TurntableGeometry:
+        """The same cameras for the object frame scaled by ``scale`` about its origin."""
         views = {}
         for k, v in self.views.items():
             T = v.sheet_to_camera.copy()
-            T[:3, 3] = scale * (T[:3, 3] + T[:3, :3] @ np.array([0.0, 0.0, lift_m]))
+            T[:3, 3] *= scale
             views[k] = _view_from_pose(T, v.residual_px, v.markers)
         return TurntableGeometry(self.method, self.K, views, dict(self.rejected), list(self.warnings),
                                  self.markers, dict(self.details))
