@@ -372,7 +372,7 @@ def ingest(source: Annotated[Path, typer.Argument(help="Turntable or walk-around
            = False,
            quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
     """Turn a capture of one object into an asset folder: segmented views, masks, billboard cards
-    and a textured mesh (cameras from the turntable sheet's markers, else from structure-from-motion
+    and a vertex-coloured mesh (cameras from the turntable sheet's markers, else from structure-from-motion
     on the object itself, which needs --height-m); or, with --each, one single-card
     billboard asset per photo."""
     from bproc_factory.ingest import IngestOptions
