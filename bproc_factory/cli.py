@@ -366,13 +366,17 @@ def ingest(source: Annotated[Path, typer.Argument(help="Turntable or walk-around
            segmenter: Annotated[str, typer.Option(help="u2netp (default, offline saliency model) or chroma "
                                                        "(green/blue screen).")] = "u2netp",
            max_views: Annotated[int, typer.Option(min=6, help="Views kept, spread evenly around the object.")] = 72,
+           faces: Annotated[int, typer.Option(min=500, help="Face budget of the mesh (quadric decimation).")] = 10000,
+           texture_size: Annotated[Optional[int], typer.Option(
+               min=64, max=8192, help="Texels per side of the mesh's texture atlas (default: twice the "
+                                      "frames' resolution of the object, 256 to 4096).")] = None,
            force: Annotated[bool, typer.Option(help="Replace an existing asset folder of that name.")] = False,
            each: Annotated[bool, typer.Option(help="SOURCE is a folder of photos of different items (product "
                                                    "shots, generated images): one billboard asset per photo.")]
            = False,
            quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
     """Turn a capture of one object into an asset folder: segmented views, masks, billboard cards
-    and a vertex-coloured mesh (cameras from the turntable sheet's markers, else from structure-from-motion
+    and a textured mesh (cameras from the turntable sheet's markers, else from structure-from-motion
     on the object itself, which needs --height-m); or, with --each, one single-card
     billboard asset per photo."""
     from bproc_factory.ingest import IngestOptions
@@ -382,7 +386,8 @@ def ingest(source: Annotated[Path, typer.Argument(help="Turntable or walk-around
         err.print("[bold red]error:[/] give --category, and --name (except with --each)")
         raise typer.Exit(2)
     opts = IngestOptions(name=name or "", category=category, assets_dir=output, height_m=height_m,
-                         focal_px=focal_px, segmenter=segmenter, max_views=max_views, force=force)
+                         focal_px=focal_px, segmenter=segmenter, max_views=max_views, max_faces=faces,
+                         texture_size=texture_size, force=force)
     if each:
         _ingest_each(source, opts)
         return

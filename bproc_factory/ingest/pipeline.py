@@ -25,17 +25,17 @@ import yaml
 
 from bproc_factory.assets import tree_sha256
 from bproc_factory.errors import IngestError
-from bproc_factory.ingest import billboard, hull
+from bproc_factory.ingest import billboard, hull, texture
 from bproc_factory.ingest.frames import Frame, drop_blurred, drop_near_duplicates, focus_measure, read_frames
 from bproc_factory.ingest.markerless import markerless_cameras, salient_frames
 from bproc_factory.ingest.markers import SheetLayout, sheet_like
 from bproc_factory.ingest.segment import MaskResult, clean_mask, make_segmenter, sanity_check
 from bproc_factory.ingest.sfm import SfmFailed
 from bproc_factory.ingest.turntable import TurntableGeometry, constant_speed, marker_geometry
-from bproc_factory.sensor import srgb_decode
 
 MIN_FRAMES = 8
 MIN_VIEWS = 6
+TEXTURE_HOLD_OUT = 6  # every 6th view is left out of the texture bake and scores it (PSNR)
 Y_UP = np.array([[1.0, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1]])  # z-up -> glTF's y-up
 
 Progress = Callable[[str, int, int], None]
@@ -51,6 +51,8 @@ class IngestOptions:
     segmenter: str = "u2netp"
     max_views: int = 72
     mesh_resolution: int = 96
+    max_faces: int = 10000  # face budget of the decimated mesh
+    texture_size: int | None = None  # texels per side of the texture atlas (None: from the masks' size)
     min_mesh_iou: float = 0.90  # mean reprojected-silhouette IoU a mesh must reach
     refine: bool = True
     force: bool = False
@@ -236,7 +238,7 @@ def _allowed_region(frame: Frame, geometry: TurntableGeometry, layout: SheetLayo
 def _mesh(cams: list[hull.Camera], radius_m: float, top_m: float,
           opts: IngestOptions) -> tuple[trimesh.Trimesh | None, dict]:
     try:
-        mesh = hull.reconstruct(cams, radius_m, top_m, opts.mesh_resolution)
+        mesh = hull.decimate(hull.reconstruct(cams, radius_m, top_m, opts.mesh_resolution), opts.max_faces)
     except ValueError as exc:
         return None, {"passed": False, "reason": str(exc)}
     ious = [hull.iou(hull.silhouette(mesh, c), c.mask) for c in cams]
@@ -245,6 +247,7 @@ def _mesh(cams: list[hull.Camera], radius_m: float, top_m: float,
                            "per_view": [round(v, 4) for v in ious]},
         "watertight": bool(mesh.is_watertight),
         "faces": int(len(mesh.faces)),
+        "face_budget": opts.max_faces,
         "bar": {"silhouette_iou_mean": opts.min_mesh_iou, "watertight": True},
     }
     reasons = []
@@ -255,11 +258,21 @@ def _mesh(cams: list[hull.Camera], radius_m: float, top_m: float,
     quality["passed"] = not reasons
     if reasons:
         quality["reason"] = "; ".join(reasons)
-    srgb = hull.vertex_colours(mesh, cams)
-    linear = srgb.copy()  # glTF vertex colours are linear (spec, COLOR_0); the frames are sRGB
-    linear[:, :3] = np.round(srgb_decode(srgb[:, :3] / 255.0) * 255.0).astype(np.uint8)
-    mesh.visual = trimesh.visual.ColorVisuals(mesh, vertex_colors=linear)
-    return mesh, quality
+    if reasons:
+        return mesh, quality
+    held_out = list(range(TEXTURE_HOLD_OUT // 2, len(cams), TEXTURE_HOLD_OUT))
+    size = opts.texture_size or texture.atlas_size(max(int(c.mask.sum()) for c in cams))
+    baked = texture.bake(mesh, [c for k, c in enumerate(cams) if k not in held_out], size)
+    lit = [texture.psnr(baked, cams[k]) for k in held_out]
+    bare = [texture.psnr(baked, cams[k], lit=False) for k in held_out]
+    quality["texture"] = {
+        "size": size, "coverage": round(baked.coverage, 4), "held_out_views": held_out,
+        "psnr_db": {"mean": round(float(np.mean(lit)), 2), "min": round(float(np.min(lit)), 2),
+                    "per_view": [round(v, 2) for v in lit]},
+        "psnr_db_without_capture_light": round(float(np.mean(bare)), 2),
+        # 9 x 3: second-order spherical harmonics (texture.sh_basis) over camera-frame normals, per RGB
+        "capture_light": np.round(baked.light, 5).tolist()}
+    return baked.mesh, quality
 
 
 def write_asset(final: Path, source: Path, opts: IngestOptions, geometry: TurntableGeometry,

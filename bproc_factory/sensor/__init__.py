@@ -8,6 +8,6 @@ __all__, __getattr__, __dir__ = facade(__name__, {
     "distortion": ["cached_canvas", "Canvas", "DistortionError", "warp_image", "warp_labels"],
     "fit_io": ["comparison_path", "fit_profile"],
     "lens": ["apply_lens"],
-    "pipeline": ["apply_sensor", "LUMA", "srgb_decode"],
+    "pipeline": ["apply_sensor", "LUMA", "srgb_decode", "srgb_encode"],
     "sample": ["sample_lens", "sample_sensor"],
 })
