@@ -366,6 +366,9 @@ def ingest(source: Annotated[Path, typer.Argument(help="Turntable or walk-around
            segmenter: Annotated[str, typer.Option(help="u2netp (default, offline saliency model) or chroma "
                                                        "(green/blue screen).")] = "u2netp",
            max_views: Annotated[int, typer.Option(min=6, help="Views kept, spread evenly around the object.")] = 72,
+           walk_around: Annotated[bool, typer.Option("--walk-around", help="The camera was carried around the "
+                                                     "still object (rings at one or more heights), not a "
+                                                     "turntable.")] = False,
            faces: Annotated[int, typer.Option(min=500, help="Face budget of the mesh (quadric decimation).")] = 10000,
            texture_size: Annotated[Optional[int], typer.Option(
                min=64, max=8192, help="Texels per side of the mesh's texture atlas (default: twice the "
@@ -386,8 +389,8 @@ def ingest(source: Annotated[Path, typer.Argument(help="Turntable or walk-around
         err.print("[bold red]error:[/] give --category, and --name (except with --each)")
         raise typer.Exit(2)
     opts = IngestOptions(name=name or "", category=category, assets_dir=output, height_m=height_m,
-                         focal_px=focal_px, segmenter=segmenter, max_views=max_views, max_faces=faces,
-                         texture_size=texture_size, force=force)
+                         focal_px=focal_px, segmenter=segmenter, max_views=max_views, walk_around=walk_around,
+                         max_faces=faces, texture_size=texture_size, force=force)
     if each:
         _ingest_each(source, opts)
         return

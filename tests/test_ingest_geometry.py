@@ -1,5 +1,6 @@
-"""Turntable geometry without rendering: the physical checks on structure-from-motion cameras,
-the matching window, and moving cameras between object frames."""
+"""Turntable and walk-around geometry without rendering: the physical checks on structure-from-motion
+cameras, the matching window, the support surface under a walked-around object, and moving cameras
+between object frames."""
 from __future__ import annotations
 
 import math
@@ -7,7 +8,15 @@ import math
 import numpy as np
 import pytest
 
-from bproc_factory.ingest.sfm import SfmCameras, SfmFailed, SfmView, check_turning, window_pairs
+from bproc_factory.ingest.sfm import (
+    SfmCameras,
+    SfmFailed,
+    SfmView,
+    check_turning,
+    stray_views,
+    support_plane,
+    window_pairs,
+)
 from bproc_factory.ingest.turntable import from_sfm
 
 
@@ -48,3 +57,37 @@ def test_rescaled_cameras_keep_their_views_and_move_with_the_object_frame():
         assert np.allclose(after[:3], 2.0 * before[:3])
         assert moved.views[k].azimuth_deg == pytest.approx(geometry.views[k].azimuth_deg)
     assert moved.method == "sfm" and moved.metric and moved.details["focal_source"] == "given"
+
+
+def _walk(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Camera centres and viewing directions of a hand-held walk: 24 views round at 0.2 m up, then
+    24 at 0.4 m, looking at the origin."""
+    az = np.radians(np.r_[np.arange(24) * 15.0, np.arange(24) * 15.0 + 7.0])
+    height = np.r_[np.full(24, 0.2), np.full(24, 0.4)] + rng.normal(0, 0.005, 48)
+    centres = np.c_[0.5 * np.cos(az), 0.5 * np.sin(az), height] + rng.normal(0, 0.005, (48, 3))
+    return centres, -centres / np.linalg.norm(centres, axis=1, keepdims=True)
+
+
+def test_views_registered_off_the_walk_are_found_and_the_step_between_rings_is_not():
+    centres, forwards = _walk(np.random.default_rng(0))
+    assert not stray_views(centres, forwards, centres[:, 2], 0.5).any()
+    wrong = centres.copy()
+    wrong[8:11, 2] -= 0.15  # a run of three views registered low (as SfM did on a 320x240 capture)
+    wrong[30] += [0.5, -0.4, 0.0]  # and one far off the ring
+    found = stray_views(wrong, -wrong / np.linalg.norm(wrong, axis=1, keepdims=True), wrong[:, 2], 0.5)
+    assert sorted(np.nonzero(found)[0]) == [8, 9, 10, 30]
+
+
+def test_the_surface_under_the_object_is_the_plane_most_points_lie_on():
+    rng = np.random.default_rng(1)
+    tilt = np.radians(3.0)
+    up = np.array([np.sin(tilt), 0.0, np.cos(tilt)])
+    e1 = np.cross(up, [0, 1.0, 0])
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(up, e1)
+    floor = rng.uniform(-0.3, 0.3, (400, 2)) @ np.stack([e1, e2]) - 0.1 * up + rng.normal(0, 0.0005, (400, 3))
+    clutter = rng.uniform(-0.1, 0.0, (150, 3))  # the lower half of the object, a plate's rim
+    normal, level = support_plane(np.r_[floor, clutter], np.array([0, 0, 1.0]), 0.003)
+    assert np.degrees(np.arccos(normal @ up)) < 0.2 and level == pytest.approx(-0.1, abs=0.002)
+    with pytest.raises(SfmFailed, match="no level surface"):
+        support_plane(np.r_[floor @ np.array([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]])], np.array([0, 0, 1.0]), 0.003)

@@ -1,11 +1,13 @@
-"""Cameras and masks for a turntable capture without the marker sheet.
+"""Cameras and masks for a turntable or walk-around capture without the marker sheet.
 
 Every frame is segmented first (the saliency mask holds the object and the plate it stands on,
 both of which turn, never the static background), structure-from-motion finds the cameras from
 the features inside those masks, and ``--height-m`` over the sparse points' height gives metres.
 With the cameras known, the object occupies a cylinder over the turntable axis (the sparse
 points' footprint): saliency pixels outside its projection are the plate and its shadow, and seed
-the background colour model that takes the plate out of the rest of the mask.
+the background colour model that takes the plate out of the rest of the mask. A walk-around is the
+same with the camera moving instead of the object: SfM uses whole frames (everything is still) and
+the surface the object stands on plays the plate.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import numpy as np
 from bproc_factory.ingest import hull
 from bproc_factory.ingest.frames import Frame
 from bproc_factory.ingest.segment import MaskResult, Segmenter, clean_mask, sanity_check, separate_support
-from bproc_factory.ingest.sfm import SfmFailed, check_turning, turntable_cameras
+from bproc_factory.ingest.sfm import SfmFailed, check_turning, orbit_cameras, turntable_cameras
 from bproc_factory.ingest.turntable import TurntableGeometry, from_sfm
 
 MAX_SFM_FRAMES = 72  # 60 frames register in ~20 s on 2 cores; matching grows with the square
@@ -76,23 +78,29 @@ def salient_frames(frames: list[Frame], segmenter: Segmenter, refine: bool = Tru
     return out
 
 
-def markerless_cameras(salient: list[Salient], height_m: float, focal_px: float | None) -> Markerless:
-    """SfM cameras and plate-free masks for the salient frames. Raises SfmFailed with the reason
+def markerless_cameras(salient: list[Salient], height_m: float, focal_px: float | None,
+                       walk_around: bool = False) -> Markerless:
+    """SfM cameras and plate-free masks for the salient frames of a turntable capture or, with
+    ``walk_around``, of a camera carried around the still object. Raises SfmFailed with the reason
     when they cannot be registered."""
     saliency = {s.frame.index: s.mask.mask for s in salient}
-    # empty masks, or the object leaving the frame: no features to trust (the area test is left out:
-    # the plate comes and goes in saliency masks)
-    bad = sanity_check(saliency, max_jump=math.inf)
+    # turntable: empty masks, or the object leaving the frame: no features to trust (the area test
+    # is left out: the plate comes and goes in saliency masks). A walk-around matches whole frames.
+    bad = {} if walk_around else sanity_check(saliency, max_jump=math.inf)
     used = [s.frame for s in salient if s.frame.index not in bad]
     if len(used) < 8:
         raise SfmFailed(f"only {len(used)} frames show the whole object")
     h, w = used[0].image.shape[:2]
     focal = focal_px or assumed_focal_px(w, h)
-    cameras = turntable_cameras([f.image for f in used], [saliency[f.index] for f in used],
-                                [f.index for f in used], focal)
+    if walk_around:  # a still scene with depth fixes the focal length (a turntable's small object does not)
+        cameras = orbit_cameras([f.image for f in used], [f.index for f in used], focal, refine_focal=not focal_px)
+    else:
+        cameras = turntable_cameras([f.image for f in used], [saliency[f.index] for f in used],
+                                    [f.index for f in used], focal)
     if len(cameras.views) < max(6, len(used) // 2):
         raise SfmFailed(f"structure-from-motion registered only {len(cameras.views)} of {len(used)} frames")
-    check_turning(cameras)
+    if not walk_around:
+        check_turning(cameras)
     points = cameras.points
     top = float(np.percentile(points[:, 2], 98))
     if top <= 0:
@@ -100,25 +108,45 @@ def markerless_cameras(salient: list[Salient], height_m: float, focal_px: float 
     above = points[points[:, 2] > 0.03 * top]
     reach = float(np.percentile(np.hypot(above[:, 0], above[:, 1]), 95))
     scale = height_m / top
-    geometry = from_sfm(cameras, "given (--focal-px)" if focal_px else
-                        f"assumed ({ASSUMED_FOV_DEG:.0f} deg horizontal field of view)").rescaled(scale)
+    if focal_px:
+        source = "given (--focal-px)"
+    elif walk_around:
+        source = f"estimated by structure-from-motion (from {focal:.0f} px, a phone's {ASSUMED_FOV_DEG:.0f} deg)"
+    else:
+        source = f"assumed ({ASSUMED_FOV_DEG:.0f} deg horizontal field of view)"
+    geometry = from_sfm(cameras, source, "walk-around" if walk_around else "turntable").rescaled(scale)
     geometry.rejected.update(bad)
-    if not focal_px:
+    if not focal_px and not walk_around:
         geometry.warnings.append(f"focal length assumed ({focal:.0f} px, a phone's {ASSUMED_FOV_DEG:.0f} deg "
                                  "horizontal field of view); pass --focal-px for exact camera geometry")
+    radial = np.hypot(above[:, 0], above[:, 1])
+    on_object = above[(radial <= reach) & (above[:, 2] > 0.05 * top)] * scale  # clear of the plate
     cylinder = Cylinder(1.3 * reach * scale, 1.4 * height_m)
-    masks = {s.frame.index: plate_free_mask(s, geometry.K, geometry.views[s.frame.index].sheet_to_camera, cylinder)
-             for s in salient if s.frame.index in geometry.views}
+    radial = np.hypot(above[:, 0], above[:, 1])
+    on_object = above[(radial <= reach) & (above[:, 2] > 0.05 * top)] * scale  # clear of the plate
+    masks = {s.frame.index: plate_free_mask(s, geometry.K, geometry.views[s.frame.index].sheet_to_camera, cylinder,
+                                            on_object) for s in salient if s.frame.index in geometry.views}
     return Markerless(geometry, cylinder, masks)
 
 
-def plate_free_mask(salient: Salient, K: np.ndarray, object_to_camera: np.ndarray, cylinder: Cylinder) -> MaskResult:
+def plate_free_mask(salient: Salient, K: np.ndarray, object_to_camera: np.ndarray, cylinder: Cylinder,
+                    object_points: np.ndarray | None = None) -> MaskResult:
     """The object's mask without the turntable plate and its shadow, given the frame's camera in
-    the object frame (metres, z = 0 on the plate) and the cylinder the object stands in."""
+    the object frame (metres, z = 0 on the plate), the cylinder the object stands in and sparse
+    points on the object (any point on it projects into its silhouette, seen or not: seen from
+    above, where no ray past the object misses the plate, they are what tells object from plate)."""
     saliency = salient.mask.mask
     allowed = cylinder.allowed(K, object_to_camera, saliency.shape)
-    return separate_support(salient.frame.image, salient.prob, saliency, allowed,
-                            _off_plate(K, object_to_camera, saliency, allowed))
+    certain = _off_plate(K, object_to_camera, saliency, allowed)
+    if object_points is not None and len(object_points):
+        uv, depth = hull.project(K, object_to_camera, object_points)
+        h, w = saliency.shape
+        px = np.round(uv[depth > 0]).astype(int)
+        px = px[(px[:, 0] >= 0) & (px[:, 0] < w) & (px[:, 1] >= 0) & (px[:, 1] < h)]
+        dots = np.zeros((h, w), np.uint8)
+        dots[px[:, 1], px[:, 0]] = 1
+        certain = certain | cv2.dilate(dots, np.ones((5, 5), np.uint8)).astype(bool)
+    return separate_support(salient.frame.image, salient.prob, saliency, allowed, certain)
 
 
 def _off_plate(K: np.ndarray, object_to_camera: np.ndarray, saliency: np.ndarray, allowed: np.ndarray) -> np.ndarray:

@@ -35,6 +35,7 @@ from bproc_factory.ingest.turntable import TurntableGeometry, constant_speed, ma
 
 MIN_FRAMES = 8
 MIN_VIEWS = 6
+ELEVATION_BAND_DEG = 15.0  # views this far apart in elevation are kept as separate rings
 TEXTURE_HOLD_OUT = 6  # every 6th view is left out of the texture bake and scores it (PSNR)
 Y_UP = np.array([[1.0, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1]])  # z-up -> glTF's y-up
 
@@ -51,6 +52,7 @@ class IngestOptions:
     segmenter: str = "u2netp"
     max_views: int = 72
     mesh_resolution: int = 96
+    walk_around: bool = False  # the camera was carried around the still object (not a turntable)
     max_faces: int = 10000  # face budget of the decimated mesh
     texture_size: int | None = None  # texels per side of the texture atlas (None: from the masks' size)
     min_mesh_iou: float = 0.90  # mean reprojected-silhouette IoU a mesh must reach
@@ -107,13 +109,15 @@ def ingest(source: Path, opts: IngestOptions, progress: Progress = lambda *_: No
         salient = salient_frames(frames, segmenter, opts.refine)
         progress("structure from motion", 0, 1)
         try:
-            found = markerless_cameras(salient, opts.height_m, opts.focal_px)
+            found = markerless_cameras(salient, opts.height_m, opts.focal_px, opts.walk_around)
         except SfmFailed as exc:
             known = {s.frame.index: s.mask for s in salient}  # saliency alone: the plate may be in it
+            advice = ("walk round the object twice (low, then high) in 60 frames or more, keeping it a third of "
+                      "the frame, standing on a textured table that stays in view" if opts.walk_around else
+                      "film the object filling a third of the frame with texture on every side over one full turn "
+                      "of 60 frames or more")
             geometry = constant_speed(frames, note=f"no turntable markers found, and {exc}; for measured angles and "
-                                      "a mesh, film the object filling a third of the frame with texture on every "
-                                      "side over one full turn of 60 frames or more, or print the marker sheet "
-                                      "(bproc-factory turntable-sheet)")
+                                      f"a mesh, {advice}, or print the marker sheet (bproc-factory turntable-sheet)")
         else:
             geometry, known = found.geometry, found.masks
             radius, top = found.cylinder.radius_m, found.cylinder.height_m
@@ -200,12 +204,20 @@ def ingest(source: Path, opts: IngestOptions, progress: Progress = lambda *_: No
 
 
 def choose_views(frames: list[Frame], geometry: TurntableGeometry, max_views: int) -> list[Frame]:
-    """At most ``max_views`` frames spread evenly over the revolution: the sharpest frame of each
-    equal azimuth bin (a slow part of a hand-spun turn gives many frames for one angle)."""
-    bins: dict[int, Frame] = {}
+    """All frames, or at most ``max_views`` spread evenly over the views' directions: the sharpest frame of
+    each equal azimuth bin (a slow part of a hand-spun turn gives many frames for one angle), per
+    band of ELEVATION_BAND_DEG (a walk-around's rings at different heights all stay)."""
+    if len(frames) <= max_views:
+        return list(frames)
+
+    def band(f: Frame) -> int:
+        elevation = geometry.views[f.index].elevation_deg
+        return 0 if elevation is None else round(elevation / ELEVATION_BAND_DEG)
+    per_band = max(1, max_views // len({band(f) for f in frames}))
+    bins: dict[tuple[int, int], Frame] = {}
     score = {f.index: focus_measure(f) for f in frames}
     for f in frames:
-        b = int(geometry.views[f.index].azimuth_deg / (360.0 / max_views)) % max_views
+        b = (band(f), int(geometry.views[f.index].azimuth_deg / (360.0 / per_band)) % per_band)
         if b not in bins or score[f.index] > score[bins[b].index]:
             bins[b] = f
     return sorted(bins.values(), key=lambda f: f.index)
@@ -262,7 +274,9 @@ def _mesh(cams: list[hull.Camera], radius_m: float, top_m: float,
         return mesh, quality
     held_out = list(range(TEXTURE_HOLD_OUT // 2, len(cams), TEXTURE_HOLD_OUT))
     size = opts.texture_size or texture.atlas_size(max(int(c.mask.sum()) for c in cams))
-    baked = texture.bake(mesh, [c for k, c in enumerate(cams) if k not in held_out], size)
+    # a turntable's lamps stay with the camera while the object turns; walking around, they stay put
+    baked = texture.bake(mesh, [c for k, c in enumerate(cams) if k not in held_out], size,
+                         camera_light=not opts.walk_around)
     lit = [texture.psnr(baked, cams[k]) for k in held_out]
     bare = [texture.psnr(baked, cams[k], lit=False) for k in held_out]
     quality["texture"] = {
@@ -271,7 +285,7 @@ def _mesh(cams: list[hull.Camera], radius_m: float, top_m: float,
                     "per_view": [round(v, 2) for v in lit]},
         "psnr_db_without_capture_light": round(float(np.mean(bare)), 2),
         # 9 x 3: second-order spherical harmonics (texture.sh_basis) over camera-frame normals, per RGB
-        "capture_light": np.round(baked.light, 5).tolist()}
+        "capture_light": np.round(baked.light, 5).tolist(), "capture_light_fitted": not opts.walk_around}
     return baked.mesh, quality
 
 

@@ -54,6 +54,7 @@ class SfmCameras:
     points: np.ndarray  # N x 3 sparse points in the object frame (SfM units)
     depth_reversed: bool  # SfM gave the mirrored twin and the turntable fit corrected it
     seconds: float = 0.0
+    strays: list[int] = field(default_factory=list)  # registered, but off the camera's path: left out
     warnings: list[str] = field(default_factory=list)
 
 
@@ -61,17 +62,53 @@ def turntable_cameras(images: list[np.ndarray], masks: list[np.ndarray], keys: l
                       *, threads: int = 2, seed: int = 0) -> SfmCameras:
     """Cameras for turntable frames (BGR, one size, in capture order) from their object masks
     (True = object and anything turning with it). ``focal_px`` is held fixed. Raises SfmFailed."""
+    t0 = time.perf_counter()
+    solved = _colmap(images, masks, focal_px, window_pairs(len(images)), threads, seed)
+    tracks = solved.tracks.longest(MAX_FIT_POINTS)
+    cameras = _turntable_fit(tracks, solved.focal, solved.principal, solved.err / 2)
+    return _in_frame_pixels(cameras, solved, keys, len(images), t0)
+
+
+def orbit_cameras(images: list[np.ndarray], keys: list[int], focal_px: float, *, refine_focal: bool = False,
+                  threads: int = 2, seed: int = 0) -> SfmCameras:
+    """Cameras for a walk-around (a camera carried around a still object, at one or more heights):
+    full frames, since everything is still, every pair of frames matched (rings at different heights
+    see the same side far apart in the clip), and a free pose per frame. Raises SfmFailed."""
+    t0 = time.perf_counter()
+    n = len(images)
+    solved = _colmap(images, None, focal_px, [(a, b) for a in range(n) for b in range(a + 1, n)], threads, seed,
+                     refine_focal)
+    cameras = _orbit_frame(solved.tracks, solved.focal, solved.principal)
+    return _in_frame_pixels(cameras, solved, keys, n, t0)
+
+
+@dataclass
+class _Solved:
+    """A COLMAP reconstruction as arrays, at the working size (``shrink`` x the frames')."""
+
+    tracks: _Tracks
+    focal: float
+    principal: tuple[float, float]
+    err: float  # the pixel threshold used
+    shrink: float
+
+
+def _colmap(images: list[np.ndarray], masks: list[np.ndarray] | None, focal_px: float,
+            pairs: list[tuple[int, int]], threads: int, seed: int, refine_focal: bool = False) -> _Solved:
+    """COLMAP on the frames (features only inside ``masks`` when given), matching ``pairs``, with
+    one pinhole camera whose focal length starts at ``focal_px`` and stays fixed unless
+    ``refine_focal``; then a robust bundle adjustment."""
     import pycolmap
 
     pycolmap.logging.minloglevel = 2  # glog: errors only
     pycolmap.logging.stderrthreshold = 2
     pycolmap.set_random_seed(seed)
-    t0 = time.perf_counter()
     shrink = min(1.0, WORK_SIZE / max(images[0].shape[:2]))
     if shrink < 1.0:
         images = [cv2.resize(im, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA) for im in images]
-        masks = [cv2.resize(np.asarray(m, np.uint8), (images[0].shape[1], images[0].shape[0]),
-                            interpolation=cv2.INTER_NEAREST) for m in masks]
+        if masks is not None:
+            masks = [cv2.resize(np.asarray(m, np.uint8), (images[0].shape[1], images[0].shape[0]),
+                                interpolation=cv2.INTER_NEAREST) for m in masks]
         focal_px *= shrink
     h, w = images[0].shape[:2]
     # COLMAP's pixel thresholds suit megapixel photos; scaled down so small frames still tell depth
@@ -81,13 +118,15 @@ def turntable_cameras(images: list[np.ndarray], masks: list[np.ndarray], keys: l
         names = [f"{k:05d}.png" for k in range(len(images))]
         for d in ("images", "masks", "sparse"):
             (tmp / d).mkdir()
-        for name, image, mask in zip(names, images, masks):
+        for k, (name, image) in enumerate(zip(names, images)):
             cv2.imwrite(str(tmp / "images" / name), image)
-            cv2.imwrite(str(tmp / "masks" / f"{name}.png"), np.asarray(mask, np.uint8) * 255)  # 0 = no keypoints
+            if masks is not None:  # 0 = no keypoints
+                cv2.imwrite(str(tmp / "masks" / f"{name}.png"), np.asarray(masks[k], np.uint8) * 255)
         db = tmp / "database.db"
         reader = pycolmap.ImageReaderOptions()
         reader.camera_model = "SIMPLE_PINHOLE"
-        reader.mask_path = str(tmp / "masks")
+        if masks is not None:
+            reader.mask_path = str(tmp / "masks")
         reader.camera_params = f"{focal_px},{w / 2},{h / 2}"  # COLMAP: pixel centres at +0.5
         extraction = pycolmap.FeatureExtractionOptions()
         extraction.num_threads = threads
@@ -106,7 +145,7 @@ def turntable_cameras(images: list[np.ndarray], masks: list[np.ndarray], keys: l
         verify.max_H_inlier_ratio = 1.0
         verify.ransac.max_error = err
         verify.ransac.random_seed = seed
-        (tmp / "pairs.txt").write_text("".join(f"{names[a]} {names[b]}\n" for a, b in window_pairs(len(names))))
+        (tmp / "pairs.txt").write_text("".join(f"{names[a]} {names[b]}\n" for a, b in pairs))
         pairing = pycolmap.ImportedPairingOptions()
         pairing.match_list_path = str(tmp / "pairs.txt")
         pycolmap.match_image_pairs(db, matching_options=matching, pairing_options=pairing,
@@ -118,10 +157,10 @@ def turntable_cameras(images: list[np.ndarray], masks: list[np.ndarray], keys: l
         opts.extract_colors = False
         opts.min_model_size = MIN_REGISTERED
         opts.min_num_matches = 10
-        opts.ba_refine_focal_length = False
+        opts.ba_refine_focal_length = refine_focal
         opts.ba_refine_principal_point = False
         opts.ba_refine_extra_params = False
-        opts.mapper.abs_pose_refine_focal_length = False
+        opts.mapper.abs_pose_refine_focal_length = refine_focal
         opts.mapper.init_min_num_inliers = 20
         opts.mapper.init_min_tri_angle = 8.0  # default 16: a quarter-turn window rarely gives that much parallax
         opts.mapper.abs_pose_min_num_inliers = 10
@@ -135,31 +174,38 @@ def turntable_cameras(images: list[np.ndarray], masks: list[np.ndarray], keys: l
         raise SfmFailed(f"structure-from-motion failed ({exc})") from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    where = "on the object " if masks is not None else ""
     if not reconstructions:
-        raise SfmFailed("structure-from-motion matched too few features on the object between frames")
+        raise SfmFailed(f"structure-from-motion matched too few features {where}between frames")
     rec = max(reconstructions.values(), key=lambda r: r.num_reg_images())
     if rec.num_reg_images() < MIN_REGISTERED:
         raise SfmFailed(f"structure-from-motion registered only {rec.num_reg_images()} frames")
     ba = pycolmap.BundleAdjustmentOptions()
     ba.print_summary = False
-    ba.refine_focal_length = False
+    ba.refine_focal_length = refine_focal
     ba.refine_principal_point = False
     ba.refine_extra_params = False
     ba.ceres.loss_function_type = pycolmap.LossFunctionType.CAUCHY
     ba.ceres.loss_function_scale = err / 2
     ba.ceres.solver_options.num_threads = threads
     pycolmap.bundle_adjustment(rec, ba)
-    tracks = _Tracks.of(rec).longest(MAX_FIT_POINTS)
+    tracks = _Tracks.of(rec)
     if len(tracks.points) < MIN_POINTS:
-        raise SfmFailed(f"structure-from-motion triangulated only {len(tracks.points)} points on the object")
-    cameras = _turntable_fit(tracks, focal_px, (w / 2, h / 2), err / 2)
-    if shrink < 1.0:  # back to the frames' pixels (pixel centres at +0.5 in both)
-        cameras.K = np.diag([1 / shrink, 1 / shrink, 1.0]) @ (cameras.K + _HALF) - _HALF
+        raise SfmFailed(f"structure-from-motion triangulated only {len(tracks.points)} points {where}".rstrip())
+    camera = next(iter(rec.cameras.values()))
+    return _Solved(tracks, float(camera.params[0]), (w / 2, h / 2), err, shrink)
+
+
+def _in_frame_pixels(cameras: SfmCameras, solved: _Solved, keys: list[int], n: int, t0: float) -> SfmCameras:
+    """Cameras back at the frames' size (pixel centres at +0.5 in both) and keyed by frame."""
+    if solved.shrink < 1.0:
+        cameras.K = np.diag([1 / solved.shrink, 1 / solved.shrink, 1.0]) @ (cameras.K + _HALF) - _HALF
         for v in cameras.views.values():
-            v.residual_mean_px /= shrink
-            v.residual_max_px /= shrink
+            v.residual_mean_px /= solved.shrink
+            v.residual_max_px /= solved.shrink
+    cameras.unregistered = [keys[i] for i in range(n) if i not in cameras.views and i not in cameras.strays]
+    cameras.strays = [keys[i] for i in cameras.strays]
     cameras.views = {keys[i]: v for i, v in cameras.views.items()}
-    cameras.unregistered = [keys[i] for i in range(len(images)) if i not in tracks.registered]
     cameras.seconds = time.perf_counter() - t0
     return cameras
 
@@ -351,3 +397,117 @@ def _turntable_fit(tracks: _Tracks, focal: float, principal: tuple[float, float]
     warnings = ["structure-from-motion gave the depth-reversed solution; the turntable fit corrected it"] \
         if mirrored else []
     return SfmCameras(K, views, [], P, bool(mirrored), warnings=warnings)
+
+
+def _orbit_frame(tracks: _Tracks, focal: float, principal: tuple[float, float]) -> SfmCameras:
+    """Free SfM poses of a walk-around put in an object frame: z up, normal to the level surface
+    under the object (the plane most sparse points below it lie on: a table, a floor), the axis
+    through the point the optical axes pass closest to, origin on it at the object's foot (its
+    lowest sparse points: it may stand on a plate or a box), x towards the first camera. The points
+    returned are those within the object's reach of the axis, over its foot."""
+    R = [tracks.world_to_camera[k][:, :3] for k in tracks.registered]
+    t = [tracks.world_to_camera[k][:, 3] for k in tracks.registered]
+    C = np.array([-r.T @ tt for r, tt in zip(R, t)])
+    rough_up = sum(r.T @ np.array([0, -1.0, 0]) for r in R)  # the cameras' mean image-up
+    rough_up /= np.linalg.norm(rough_up)
+    forward = np.array([r.T @ np.array([0, 0, 1.0]) for r in R])
+    across = np.eye(3)[None] - forward[:, :, None] * forward[:, None, :]  # projects off each optical axis
+    target = np.linalg.solve(across.sum(0), np.einsum("nij,nj->i", across, C))
+    orbit = float(np.median(np.linalg.norm(C - target, axis=1)))
+    rel = tracks.points - target
+    under = rel[(np.linalg.norm(rel, axis=1) < 0.7 * orbit) & (rel @ rough_up < 0)]
+    if len(under) < MIN_POINTS // 2:
+        raise SfmFailed("structure-from-motion found no surface under the object (film it standing on a "
+                        "textured table, with the table in view)")
+    tolerance = 0.005 * orbit
+    up, level = support_plane(under, rough_up, tolerance)
+    height = rel @ up
+    radial = np.linalg.norm(rel - height[:, None] * up, axis=1)
+    over = (height > level + 2 * tolerance) & (radial < 0.35 * orbit)
+    if over.sum() < MIN_POINTS:
+        raise SfmFailed(f"structure-from-motion found only {int(over.sum())} points on the object")
+    reach = float(np.percentile(radial[over], 90))
+    foot = float(np.percentile(height[over & (radial < reach)], 2))
+    origin = target + foot * up
+    x = C[0] - origin - ((C[0] - origin) @ up) * up
+    x /= np.linalg.norm(x)
+    obj_from_world = np.stack([x, np.cross(up, x), up])
+    points = (tracks.points - origin) @ obj_from_world.T
+    keep = (np.hypot(points[:, 0], points[:, 1]) < 1.5 * reach) & (points[:, 2] > -tolerance)
+    cx, cy = principal
+    views = {}
+    heights = (C - origin) @ up
+    stray = stray_views(C, forward, heights, orbit) | (heights < 0)  # off the walk, or under the table
+    for j, k in enumerate(tracks.registered):
+        if stray[j]:
+            continue
+        T = np.eye(4)
+        T[:3, :3] = R[j] @ obj_from_world.T
+        T[:3, 3] = R[j] @ origin + t[j]
+        sel = tracks.obs_frame == j
+        cam = tracks.points[tracks.obs_point[sel]] @ R[j].T + t[j]
+        e = np.linalg.norm(np.c_[focal * cam[:, 0] / cam[:, 2] + cx, focal * cam[:, 1] / cam[:, 2] + cy]
+                           - tracks.obs_uv[sel], axis=1)
+        centre = -T[:3, :3].T @ T[:3, 3]
+        # the turn that would show the object this way on a turntable: minus the camera's azimuth
+        views[k] = SfmView(T, -math.degrees(math.atan2(centre[1], centre[0])) % 360.0,
+                           float(e.mean()) if len(e) else float("nan"), float(e.max()) if len(e) else float("nan"),
+                           int(len(e)))
+    K = np.array([[focal, 0, cx - 0.5], [0, focal, cy - 0.5], [0, 0, 1.0]])
+    return SfmCameras(K, views, [], points[keep], False, strays=[k for j, k in enumerate(tracks.registered) if stray[j]])
+
+
+def stray_views(centres: np.ndarray, forwards: np.ndarray, heights: np.ndarray, orbit: float, reach: int = 3,
+              spread: float = 3.0, rise: float = 0.1) -> np.ndarray:
+    """Views (in capture order) that stray from the walk, a hand-held camera that moves and turns
+    smoothly: a centre or viewing direction farther than ``spread`` median steps from the median of
+    its ``reach`` kept neighbours on each side, or a height more than ``rise`` x the orbit's radius
+    from the median height of the neighbours on either side (agreeing with one side is enough: the
+    step up to the next ring). The worst is taken out and the rest measured again, since strays
+    come in runs that pull their neighbours' median."""
+    n = len(centres)
+    steps = [float(np.median(np.linalg.norm(np.diff(v, axis=0), axis=1))) if n > 1 else 0.0
+             for v in (centres, forwards)]
+    out = np.zeros(n, bool)
+    for _ in range(n // 2):
+        kept = np.nonzero(~out)[0]
+        deviation = np.zeros(len(kept))
+        for pos, j in enumerate(kept):
+            before, after = kept[max(0, pos - reach):pos], kept[pos + 1:pos + 1 + reach]
+            around = np.r_[before, after]
+            if not len(around):
+                continue
+            deviation[pos] = max(np.linalg.norm(v[j] - np.median(v[around], axis=0)) / max(step, 1e-12)
+                                 for v, step in zip((centres, forwards), steps)) / spread
+            off = min(abs(heights[j] - np.median(heights[side])) for side in (before, after) if len(side))
+            deviation[pos] = max(deviation[pos], off / (rise * orbit))
+        if deviation.max(initial=0.0) <= 1.0:
+            break
+        out[kept[int(np.argmax(deviation))]] = True
+    return out
+
+
+def support_plane(points: np.ndarray, rough_up: np.ndarray, tolerance: float,
+                   tries: int = 500) -> tuple[np.ndarray, float]:
+    """The plane most ``points`` lie on (within ``tolerance``) among those within 5 deg of the
+    cameras' mean image-up: its upward unit normal and its signed offset along it (RANSAC, then
+    least squares on the inliers)."""
+    rng = np.random.default_rng(0)
+    best = np.zeros(len(points), bool)
+    for _ in range(tries):
+        a, b, c = points[rng.choice(len(points), 3, replace=False)]
+        n = np.cross(b - a, c - a)
+        if np.linalg.norm(n) < 1e-12:
+            continue
+        n /= np.linalg.norm(n)
+        if abs(n @ rough_up) < math.cos(math.radians(5)):
+            continue
+        inliers = np.abs((points - a) @ n) < tolerance
+        if inliers.sum() > best.sum():
+            best = inliers
+    if best.sum() < 3:
+        raise SfmFailed("structure-from-motion found no level surface under the object")
+    centre = points[best].mean(axis=0)
+    n = np.linalg.svd(points[best] - centre)[2][2]
+    n = n if n @ rough_up > 0 else -n
+    return n, float(centre @ n)

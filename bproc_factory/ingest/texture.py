@@ -48,8 +48,10 @@ class _Observations:
     normal: np.ndarray
 
 
-def bake(mesh: trimesh.Trimesh, cameras: list[Camera], size: int = 1024) -> BakedTexture:
-    """Unwrap ``mesh`` and bake its albedo from ``cameras`` (metric, in the mesh's frame). Vertices
+def bake(mesh: trimesh.Trimesh, cameras: list[Camera], size: int = 1024, camera_light: bool = True) -> BakedTexture:
+    """Unwrap ``mesh`` and bake its albedo from ``cameras`` (metric, in the mesh's frame), fitting
+    out a light that moves with the camera when ``camera_light`` (a turntable; when the light
+    stays put, as walking around, it is in every view alike and stays in the texture). Vertices
     are split along UV seams (as glTF stores them); their normals stay the smooth ones."""
     vmap, faces, uvs = xatlas.parametrize(np.asarray(mesh.vertices, np.float32), np.asarray(mesh.faces, np.uint32))
     verts, normals = np.asarray(mesh.vertices)[vmap], np.asarray(mesh.vertex_normals)[vmap]
@@ -66,7 +68,7 @@ def bake(mesh: trimesh.Trimesh, cameras: list[Camera], size: int = 1024) -> Bake
     light = _even_light()
     albedo = _albedo(seen_by, len(points), light)
     rng = np.random.default_rng(0)
-    for _ in range(LIGHT_ROUNDS):
+    for _ in range(LIGHT_ROUNDS if camera_light else 0):
         light = _fit_light(seen_by, albedo, rng)
         albedo = _albedo(seen_by, len(points), light)
     seen = np.zeros(len(points), bool)

@@ -141,12 +141,16 @@ def _view_from_pose(sheet_to_camera: np.ndarray, residual: float | None, markers
                         distance_m=dist, residual_px=residual, markers=markers)
 
 
-def from_sfm(cameras: SfmCameras, focal_source: str) -> TurntableGeometry:
-    """Records for SfM cameras, still in SfM units (``rescaled`` puts them in metres)."""
+def from_sfm(cameras: SfmCameras, focal_source: str, capture: str = "turntable") -> TurntableGeometry:
+    """Records for SfM cameras of a ``capture`` ("turntable" or "walk-around"), still in SfM units
+    (``rescaled`` puts them in metres)."""
     views = {k: _view_from_pose(v.object_to_camera, v.residual_mean_px, 0) for k, v in cameras.views.items()}
-    details = {"registered_frames": len(cameras.views), "unregistered_frames": len(cameras.unregistered),
-               "focal_source": focal_source, "seconds": round(cameras.seconds, 1)}
+    details = {"capture": capture, "registered_frames": len(cameras.views),
+               "unregistered_frames": len(cameras.unregistered), "focal_source": focal_source,
+               "seconds": round(cameras.seconds, 1)}
     rejected = {k: "not registered by structure-from-motion (too few features matched)" for k in cameras.unregistered}
+    rejected.update({k: "registered by structure-from-motion off the camera's path (a wrong match)"
+                     for k in cameras.strays})
     return TurntableGeometry("sfm", cameras.K, views, rejected, list(cameras.warnings), details=details)
 
 

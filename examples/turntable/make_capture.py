@@ -10,7 +10,11 @@ camera K, elevation, distance), ``masks/{k:04d}.png`` ground-truth object masks 
 
 Usage: ``python examples/turntable/make_capture.py OUT [--frames 60] [--size 480x360]
 [--no-markers] [--photos] [--wobble-deg 5] [--samples 16] [--fps 6] [--texture checker|speckled]
-[--plate grey|white|cork] [--object house|mug]``
+[--plate grey|white|cork] [--object house|mug] [--orbit 20,45]``
+
+With ``--orbit``, the turntable stands still and the camera walks around it instead (a walk-around
+capture): one hand-held ring per elevation with drift in distance, aim, elevation and roll, on a
+textured floor; ``truth.json`` adds per-frame ``camera_azimuth_deg`` and ``camera_elevation_deg``.
 """
 from __future__ import annotations
 
@@ -134,6 +138,48 @@ def mesh_object(name: str, tm: trimesh.Trimesh, mat) -> bpy.types.Object:
     return obj
 
 
+def place_camera(cam, azimuth_deg: float, elevation_deg: float, distance_m: float = DISTANCE_M,
+                 target=(0.0, 0.0, TARGET_Z), roll_deg: float = 0.0) -> np.ndarray:
+    """Point the camera at ``target`` from the given azimuth/elevation; returns its OpenCV
+    camera-to-world transform."""
+    a, e = math.radians(azimuth_deg), math.radians(elevation_deg)
+    target = np.asarray(target, float)
+    eye = target + distance_m * np.array([math.cos(e) * math.cos(a), math.cos(e) * math.sin(a), math.sin(e)])
+    forward = target - eye
+    forward /= np.linalg.norm(forward)
+    right = np.cross(forward, [0, 0, 1.0])
+    right /= np.linalg.norm(right)
+    down = np.cross(forward, right)
+    r = math.radians(roll_deg)  # a hand-held phone is never quite level
+    right, down = math.cos(r) * right + math.sin(r) * down, -math.sin(r) * right + math.cos(r) * down
+    cv_to_world = np.eye(4)
+    cv_to_world[:3, :3] = np.stack([right, down, forward], axis=1)
+    cv_to_world[:3, 3] = eye
+    blender = cv_to_world.copy()
+    blender[:3, 1:3] *= -1  # OpenCV (y down, z forward) -> Blender camera (y up, -z forward)
+    from mathutils import Matrix
+    cam.matrix_world = Matrix(blender.tolist())
+    return cv_to_world
+
+
+def orbit_poses(frames: int, elevations: list[float], rng: np.random.Generator) -> list[dict]:
+    """A hand-held walk around the object: one ring per elevation, frames split evenly, with slow
+    random drift in distance (+-4 %), aim (+-1 cm), elevation (+-2 deg) and roll (+-3 deg)."""
+    poses = []
+    rings = np.array_split(np.arange(frames), len(elevations))
+    walk = np.cumsum(rng.normal(0, 1, (frames, 5)), axis=0)  # random walks, scaled to [-1, 1]
+    walk -= walk.mean(axis=0)
+    drift = walk / np.maximum(np.abs(walk).max(axis=0), 1e-9)
+    for ring, elevation in zip(rings, elevations):
+        for j, k in enumerate(ring):
+            poses.append({"azimuth_deg": -90.0 + 360.0 * j / len(ring) + 2.0 * drift[k, 0],
+                          "elevation_deg": elevation + 2.0 * drift[k, 1],
+                          "distance_m": DISTANCE_M * (1 + 0.04 * drift[k, 2]),
+                          "target": [0.01 * drift[k, 3], 0.01 * drift[k, 4], TARGET_Z],
+                          "roll_deg": 3.0 * drift[k, 2]})
+    return poses
+
+
 def build_scene(args, layout: SheetLayout, work: Path) -> tuple:
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
@@ -147,7 +193,7 @@ def build_scene(args, layout: SheetLayout, work: Path) -> tuple:
     scene.render.resolution_percentage = 100
     scene.view_settings.view_transform = "Standard"
     scene.render.image_settings.file_format = "PNG"
-    scene.render.use_persistent_data = True  # only the turntable moves between frames: keep the BVH
+    scene.render.use_persistent_data = True  # only the turntable (or the camera) moves: keep the BVH
     scene.cycles.max_bounces = 3
     world = bpy.data.worlds.new("world")
     world.use_nodes = True
@@ -157,7 +203,7 @@ def build_scene(args, layout: SheetLayout, work: Path) -> tuple:
     grey = material("backdrop", flat((0.42, 0.43, 0.45)))
     floor = trimesh.creation.box([3, 3, 0.02])
     floor.apply_translation([0, 0, -0.04])
-    mesh_object("floor", floor, grey)
+    mesh_object("floor", floor, material("floor", plate_material("cork")) if args.orbit else grey)
     wall = trimesh.creation.box([3, 0.02, 2])
     wall.apply_translation([0, 0.6, 0.9])
     mesh_object("wall", wall, grey)
@@ -203,20 +249,7 @@ def build_scene(args, layout: SheetLayout, work: Path) -> tuple:
     cam = bpy.data.objects.new("camera", cam_data)
     scene.collection.objects.link(cam)
     scene.camera = cam
-    e = math.radians(ELEVATION_DEG)
-    eye = np.array([0.0, -DISTANCE_M * math.cos(e), TARGET_Z + DISTANCE_M * math.sin(e)])
-    forward = np.array([0, 0, TARGET_Z]) - eye
-    forward /= np.linalg.norm(forward)
-    right = np.cross(forward, [0, 0, 1.0])
-    right /= np.linalg.norm(right)
-    down = np.cross(forward, right)
-    cv_to_world = np.eye(4)
-    cv_to_world[:3, :3] = np.stack([right, down, forward], axis=1)
-    cv_to_world[:3, 3] = eye
-    blender = cv_to_world.copy()
-    blender[:3, 1:3] *= -1  # OpenCV (y down, z forward) -> Blender camera (y up, -z forward)
-    from mathutils import Matrix
-    cam.matrix_world = Matrix(blender.tolist())
+    cv_to_world = place_camera(cam, -90.0, ELEVATION_DEG)
     K = np.array([[fx, 0, (w - 1) / 2], [0, fx, (h - 1) / 2], [0, 0, 1]])
 
     scene.view_layers[0].use_pass_object_index = True
@@ -234,7 +267,7 @@ def build_scene(args, layout: SheetLayout, work: Path) -> tuple:
     out.file_slots[0].path = ""
     tree.links.new(compare.outputs[0], out.inputs[0])
     scene.render.dither_intensity = 0.0
-    return disc, K, cv_to_world, house
+    return disc, K, cv_to_world, house, cam
 
 
 def main() -> None:
@@ -255,19 +288,25 @@ def main() -> None:
                         help="the object's paint: large squares only, or squares with fine blotches")
     parser.add_argument("--plate", choices=["grey", "white", "cork"], default="grey",
                         help="the turntable plate: plain grey or white, or a cork-like texture")
+    parser.add_argument("--orbit", type=lambda v: [float(e) for e in v.split(",")], default=None,
+                        metavar="ELEV,ELEV", help="walk around the still object instead: one hand-held ring per "
+                                                  "camera elevation (degrees), on a textured floor")
     args = parser.parse_args()
     args.size = tuple(int(v) for v in args.size.split("x"))
     layout = SheetLayout()
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="turntable_"))
-    disc, K, cv_to_world, house = build_scene(args, layout, work)
+    disc, K, cv_to_world, house, cam = build_scene(args, layout, work)
     scene = bpy.context.scene
-    truth_angles = angles(args.frames, args.wobble_deg)
     rng = np.random.default_rng(args.seed)
+    poses = orbit_poses(args.frames, args.orbit, rng) if args.orbit else []
+    truth_angles = [0.0] * args.frames if args.orbit else angles(args.frames, args.wobble_deg)
+    cams_to_world = []
     images = []
     for k, a in enumerate(truth_angles):
         scene.frame_set(k)
         disc.rotation_euler = (0, 0, math.radians(a))
+        cams_to_world.append(place_camera(cam, **poses[k]) if args.orbit else cv_to_world)
         scene.render.filepath = str(work / f"{k:04d}.png")
         bpy.ops.render.render(write_still=True)
         img = cv2.imread(str(work / f"{k:04d}.png")).astype(np.float32)
@@ -283,14 +322,18 @@ def main() -> None:
         for img in images:
             writer.write(img)
         writer.release()
-    world_to_cam = np.linalg.inv(cv_to_world)
     truth = {
         "frames": args.frames, "size": list(args.size), "K": K.tolist(),
         "turntable_angle_deg": truth_angles, "elevation_deg": ELEVATION_DEG, "distance_m": DISTANCE_M,
         "object_height_m": float(house.bounds[1][2]), "markers": args.markers,
-        # sheet -> camera (OpenCV) per frame: the camera fixed, the sheet turned by the angle
-        "sheet_to_camera": [(world_to_cam @ _rot_z(a)).tolist() for a in truth_angles],
+        # sheet -> camera (OpenCV) per frame: the sheet turned by the angle, the camera fixed (or,
+        # walking around, the sheet still and the camera moving)
+        "sheet_to_camera": [(np.linalg.inv(c) @ _rot_z(a)).tolist() for c, a in zip(cams_to_world, truth_angles)],
     }
+    if args.orbit:
+        truth.update({"walk_around": True, "camera_azimuth_deg": [p["azimuth_deg"] for p in poses],
+                      "camera_elevation_deg": [p["elevation_deg"] for p in poses],
+                      "elevation_deg": args.orbit})
     (args.out / "truth.json").write_text(json.dumps(truth, indent=1))
     house.export(str(args.out / "object.ply"))
     for k in range(args.frames):  # the compositor names files by frame number
