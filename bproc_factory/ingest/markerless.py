@@ -122,8 +122,6 @@ def markerless_cameras(salient: list[Salient], height_m: float, focal_px: float 
     radial = np.hypot(above[:, 0], above[:, 1])
     on_object = above[(radial <= reach) & (above[:, 2] > 0.05 * top)] * scale  # clear of the plate
     cylinder = Cylinder(1.3 * reach * scale, 1.4 * height_m)
-    radial = np.hypot(above[:, 0], above[:, 1])
-    on_object = above[(radial <= reach) & (above[:, 2] > 0.05 * top)] * scale  # clear of the plate
     masks = {s.frame.index: plate_free_mask(s, geometry.K, geometry.views[s.frame.index].sheet_to_camera, cylinder,
                                             on_object) for s in salient if s.frame.index in geometry.views}
     return Markerless(geometry, cylinder, masks)

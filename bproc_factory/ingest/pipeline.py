@@ -270,7 +270,6 @@ def _mesh(cams: list[hull.Camera], radius_m: float, top_m: float,
     quality["passed"] = not reasons
     if reasons:
         quality["reason"] = "; ".join(reasons)
-    if reasons:
         return mesh, quality
     held_out = list(range(TEXTURE_HOLD_OUT // 2, len(cams), TEXTURE_HOLD_OUT))
     size = opts.texture_size or texture.atlas_size(max(int(c.mask.sum()) for c in cams))
