@@ -148,20 +148,20 @@ def plate_free_mask(salient: Salient, K: np.ndarray, object_to_camera: np.ndarra
 
 
 def _off_plate(K: np.ndarray, object_to_camera: np.ndarray, saliency: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-    """Pixels that cannot show the plate: their rays miss the disc of z = 0 that the salient pixels
-    outside the object's cylinder (the plate's visible part) reach."""
-    h, w = saliency.shape
-    ys, xs = np.mgrid[:h, :w]
-    rays = np.stack([xs.ravel(), ys.ravel(), np.ones(h * w)], axis=1) @ np.linalg.inv(K).T
+    """Salient pixels that cannot show the plate: their rays miss the disc of z = 0 that the salient
+    pixels outside the object's cylinder (the plate's visible part) reach. (Only salient pixels are
+    traced: nothing else is asked of the answer.)"""
+    ys, xs = np.nonzero(saliency)
+    rays = np.stack([xs, ys, np.ones(len(xs))], axis=1) @ np.linalg.inv(K).T
     R, t = object_to_camera[:3, :3], object_to_camera[:3, 3]
     rays = rays @ R  # = (R^T d) per row: directions in the object frame
     centre = -R.T @ t
     down = rays[:, 2] < -1e-9
-    hit = np.full(h * w, np.inf)
     s = -centre[2] / np.where(down, rays[:, 2], -1.0)
-    hit[down] = np.hypot(centre[0] + s[down] * rays[down, 0], centre[1] + s[down] * rays[down, 1])
-    hit = hit.reshape(h, w)
+    reach = np.where(down, np.hypot(centre[0] + s * rays[:, 0], centre[1] + s * rays[:, 1]), np.inf)
+    hit = np.full(saliency.shape, np.inf)
+    hit[ys, xs] = reach
     plate = saliency & ~allowed & np.isfinite(hit)
     if not plate.any():
-        return np.ones((h, w), bool)
+        return np.ones(saliency.shape, bool)
     return hit > float(np.percentile(hit[plate], 98))

@@ -23,6 +23,7 @@ EDGE_PX = 2.0  # observations within this of the silhouette's edge count less (t
 MIN_FACING = 0.05  # cosine below which a view sees a surface too obliquely to use
 LIGHT_ROUNDS = 6
 LIGHT_SAMPLES_PER_VIEW = 4000
+BAKE_VIEWS = 36  # views baked from, spread over the capture: 50 views scored 0.04 dB more, for 1.4x the time
 GUTTER_TEXELS = 4
 
 
@@ -40,19 +41,24 @@ class BakedTexture:
 
 @dataclass(frozen=True)
 class _Observations:
-    """What one view saw of the atlas: texel indices, weights, linear RGB, camera-frame normals."""
+    """What the views saw of the atlas, one row per (view, texel): texel index, weight, linear RGB
+    and the spherical-harmonic basis of the camera-frame normal; ``view`` says whose row it is."""
 
     texels: np.ndarray
     weight: np.ndarray
     rgb: np.ndarray
-    normal: np.ndarray
+    basis: np.ndarray
+    view: np.ndarray
 
 
 def bake(mesh: trimesh.Trimesh, cameras: list[Camera], size: int = 1024, camera_light: bool = True) -> BakedTexture:
     """Unwrap ``mesh`` and bake its albedo from ``cameras`` (metric, in the mesh's frame), fitting
     out a light that moves with the camera when ``camera_light`` (a turntable; when the light
     stays put, as walking around, it is in every view alike and stays in the texture). Vertices
-    are split along UV seams (as glTF stores them); their normals stay the smooth ones."""
+    are split along UV seams (as glTF stores them); their normals stay the smooth ones. At most
+    BAKE_VIEWS views are used, evenly spread over ``cameras`` (in capture order)."""
+    if len(cameras) > BAKE_VIEWS:
+        cameras = [cameras[k] for k in np.unique(np.round(np.linspace(0, len(cameras) - 1, BAKE_VIEWS)).astype(int))]
     vmap, faces, uvs = xatlas.parametrize(np.asarray(mesh.vertices, np.float32), np.asarray(mesh.faces, np.uint32))
     verts, normals = np.asarray(mesh.vertices)[vmap], np.asarray(mesh.vertex_normals)[vmap]
     faces = faces.astype(np.int64)
@@ -64,7 +70,7 @@ def bake(mesh: trimesh.Trimesh, cameras: list[Camera], size: int = 1024, camera_
     points = np.einsum("nk,nkd->nd", w, verts[faces[face_of]])
     texel_normals = _unit(np.einsum("nk,nkd->nd", w, normals[faces[face_of]]))
     face_normals = trimesh.Trimesh(verts, faces, process=False).face_normals
-    seen_by = [_observe(cam, verts, faces, face_normals, points, texel_normals) for cam in cameras]
+    seen_by = _concatenate([_observe(cam, verts, faces, face_normals, points, texel_normals) for cam in cameras])
     light = _even_light()
     albedo = _albedo(seen_by, len(points), light)
     rng = np.random.default_rng(0)
@@ -72,8 +78,7 @@ def bake(mesh: trimesh.Trimesh, cameras: list[Camera], size: int = 1024, camera_
         light = _fit_light(seen_by, albedo, rng)
         albedo = _albedo(seen_by, len(points), light)
     seen = np.zeros(len(points), bool)
-    for obs in seen_by:
-        seen[obs.texels] = True
+    seen[seen_by.texels] = True
     grid, filled = np.zeros((size, size, 3)), np.zeros((size, size), bool)
     grid[ys[seen], xs[seen]] = albedo[seen]
     filled[ys[seen], xs[seen]] = True
@@ -162,46 +167,49 @@ def _observe(cam: Camera, verts: np.ndarray, faces: np.ndarray, face_normals: np
              normals: np.ndarray) -> _Observations:
     """The texels this view sees (in frame, unoccluded, inside the silhouette and facing it),
     weighted by how squarely it sees them and how far they lie inside the silhouette."""
-    surface = _surface(cam, verts, faces, face_normals)
-    uv, depth = project(cam.K, cam.sheet_to_camera, points)
+    R = cam.sheet_to_camera[:3, :3]
+    facing = np.sum(normals * _unit(-R.T @ cam.sheet_to_camera[:3, 3] - points), axis=1)
+    k = np.nonzero(facing > MIN_FACING)[0]  # the back half of the surface is not projected at all
+    uv, depth = project(cam.K, cam.sheet_to_camera, points[k])
     h, w = cam.mask.shape
     x, y = np.round(uv[:, 0]).astype(int), np.round(uv[:, 1]).astype(int)
-    k = np.nonzero((x >= 0) & (x < w) & (y >= 0) & (y < h) & (depth > 0))[0]
-    k = k[cam.mask[y[k], x[k]]]
-    k = k[depth[k] <= surface.depth(cam.K, x[k], y[k]) + DEPTH_TOLERANCE_M]
-    R = cam.sheet_to_camera[:3, :3]
-    to_cam = _unit(-R.T @ cam.sheet_to_camera[:3, 3] - points[k])
-    facing = np.sum(normals[k] * to_cam, axis=1)
-    inside = cv2.distanceTransform(cam.mask.astype(np.uint8), cv2.DIST_L2, 3)[y[k], x[k]]
-    weight = facing * np.clip((inside - 0.5) / EDGE_PX, 0, 1)
-    keep = (facing > MIN_FACING) & (weight > 0)
-    k = k[keep]
-    rgb = srgb_decode(sample(cam.image, uv[k], outside=None)[:, ::-1].astype(np.float64) / 255.0)
-    return _Observations(k, weight[keep].astype(np.float32), rgb.astype(np.float32),
-                         (normals[k] @ R.T).astype(np.float32))
+    j = np.nonzero((x >= 0) & (x < w) & (y >= 0) & (y < h) & (depth > 0))[0]
+    j = j[cam.mask[y[j], x[j]]]
+    surface = _surface(cam, verts, faces, face_normals)
+    j = j[depth[j] <= surface.depth(cam.K, x[j], y[j]) + DEPTH_TOLERANCE_M]
+    inside = cv2.distanceTransform(cam.mask.astype(np.uint8), cv2.DIST_L2, 3)[y[j], x[j]]
+    weight = facing[k[j]] * np.clip((inside - 0.5) / EDGE_PX, 0, 1)
+    j = j[weight > 0]
+    rgb = srgb_decode(sample(cam.image, uv[j], outside=None)[:, ::-1].astype(np.float64) / 255.0)
+    return _Observations(k[j], weight[weight > 0].astype(np.float32), rgb.astype(np.float32),
+                         sh_basis(normals[k[j]] @ R.T).astype(np.float32), np.zeros(len(j), np.int32))
 
 
-def _albedo(seen_by: list[_Observations], n: int, light: np.ndarray) -> np.ndarray:
+def _concatenate(views: list[_Observations]) -> _Observations:
+    """All views' observations as one set of rows (the solver's sums become bincounts)."""
+    return _Observations(*(np.concatenate([getattr(o, f) for o in views]) for f in ("texels", "weight", "rgb", "basis")),
+                         np.repeat(np.arange(len(views), dtype=np.int32), [len(o.texels) for o in views]))
+
+
+def _albedo(obs: _Observations, n: int, light: np.ndarray) -> np.ndarray:
     """Each texel's albedo given the light: the weighted least-squares ratio of seen to shading."""
-    num, den = np.zeros((n, 3)), np.zeros((n, 3))
-    for obs in seen_by:
-        shading = sh_basis(obs.normal) @ light
-        num[obs.texels] += obs.weight[:, None] * obs.rgb * shading  # a view sees each texel once
-        den[obs.texels] += obs.weight[:, None] * shading * shading
+    shading = obs.basis @ light.astype(np.float32)
+    num = np.stack([np.bincount(obs.texels, obs.weight * obs.rgb[:, c] * shading[:, c], n) for c in range(3)], axis=1)
+    den = np.stack([np.bincount(obs.texels, obs.weight * shading[:, c] ** 2, n) for c in range(3)], axis=1)
     return np.where(den > 1e-12, num / np.maximum(den, 1e-12), 0.0)
 
 
-def _fit_light(seen_by: list[_Observations], albedo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The light (per colour channel) that best explains a sample of observations given the albedo,
-    scaled so that the shading averages 1 (the albedo keeps the capture's brightness)."""
-    basis, base, seen, weight = [], [], [], []
-    for obs in seen_by:
-        pick = rng.choice(len(obs.texels), min(LIGHT_SAMPLES_PER_VIEW, len(obs.texels)), replace=False)
-        basis.append(sh_basis(obs.normal[pick]))
-        base.append(albedo[obs.texels[pick]])
-        seen.append(obs.rgb[pick])
-        weight.append(obs.weight[pick])
-    B, A, Y, W = (np.concatenate(v) for v in (basis, base, seen, weight))
+def _fit_light(obs: _Observations, albedo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The light (per colour channel) that best explains a sample of observations (as many from each
+    view) given the albedo, scaled so that the shading averages 1 (the albedo keeps the capture's
+    brightness)."""
+    if not len(obs.view):
+        return _even_light()
+    starts = np.searchsorted(obs.view, np.arange(obs.view.max() + 1))
+    counts = np.diff(np.append(starts, len(obs.view)))
+    pick = np.concatenate([s + rng.choice(c, min(LIGHT_SAMPLES_PER_VIEW, c), replace=False)
+                           for s, c in zip(starts, counts) if c])
+    B, A, Y, W = obs.basis[pick].astype(np.float64), albedo[obs.texels[pick]], obs.rgb[pick], obs.weight[pick]
     root = np.sqrt(W)[:, None]
     light = np.stack([np.linalg.lstsq(B * A[:, c:c + 1] * root, Y[:, c] * root[:, 0], rcond=None)[0]
                       for c in range(3)], axis=1)
