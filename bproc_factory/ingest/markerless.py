@@ -53,6 +53,7 @@ class Markerless:
     geometry: TurntableGeometry  # cameras in metres (provisional: the mesh fixes the scale)
     cylinder: Cylinder
     masks: dict[int, MaskResult]  # frame index -> the plate-free mask
+    sightings: dict[int, np.ndarray]  # frame index -> sparse points it saw (object frame, metres)
 
 
 def assumed_focal_px(width: int, height: int) -> float:
@@ -124,7 +125,8 @@ def markerless_cameras(salient: list[Salient], height_m: float, focal_px: float 
     cylinder = Cylinder(1.3 * reach * scale, 1.4 * height_m)
     masks = {s.frame.index: plate_free_mask(s, geometry.K, geometry.views[s.frame.index].sheet_to_camera, cylinder,
                                             on_object) for s in salient if s.frame.index in geometry.views}
-    return Markerless(geometry, cylinder, masks)
+    sightings = {k: points[v.seen] * scale for k, v in cameras.views.items()}
+    return Markerless(geometry, cylinder, masks, sightings)
 
 
 def plate_free_mask(salient: Salient, K: np.ndarray, object_to_camera: np.ndarray, cylinder: Cylinder,

@@ -2,8 +2,8 @@
 
 Steps: decode and pick frames -> turntable cameras (the marker sheet's, else structure-from-motion
 on the object, else constant speed) -> views covering the revolution evenly -> masks -> (with
-metric cameras) visual-hull mesh with vertex colours and its quality figures -> the asset folder,
-written beside its final name and renamed into place only when whole.
+metric cameras) visual-hull mesh, the masks cut to its silhouettes, its texture and quality figures
+-> the asset folder, written beside its final name and renamed into place only when whole.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import re
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -100,6 +100,7 @@ def ingest(source: Path, opts: IngestOptions, progress: Progress = lambda *_: No
     progress("turntable cameras", 0, 1)
     geometry = marker_geometry(frames, layout)
     known: dict[int, MaskResult] = {}
+    sightings: dict[int, np.ndarray] = {}  # SfM: the sparse points each frame saw
     radius, top = layout.free_radius_m, 3 * layout.free_radius_m  # where the object can be
     if geometry is None:
         if opts.height_m is None:
@@ -119,7 +120,7 @@ def ingest(source: Path, opts: IngestOptions, progress: Progress = lambda *_: No
             geometry = constant_speed(frames, note=f"no turntable markers found, and {exc}; for measured angles and "
                                       f"a mesh, {advice}, or print the marker sheet (bproc-factory turntable-sheet)")
         else:
-            geometry, known = found.geometry, found.masks
+            geometry, known, sightings = found.geometry, found.masks, found.sightings
             radius, top = found.cylinder.radius_m, found.cylinder.height_m
     dropped.update({_frame_name(frames, i): r for i, r in geometry.rejected.items()})
     candidates = [f for f in frames if f.index in geometry.views and (not known or f.index in known)]
@@ -151,10 +152,12 @@ def ingest(source: Path, opts: IngestOptions, progress: Progress = lambda *_: No
     scale, measured = 1.0, None
     if geometry.metric:
         progress("carving the mesh", 0, 1)
-        cams = [hull.Camera(geometry.K, geometry.views[f.index].sheet_to_camera, masks[f.index], f.image)
-                for f in views]
-        mesh, quality = _mesh(cams, radius, top, opts)
-        carved = mesh
+        cams = [hull.Camera(geometry.K, geometry.views[f.index].sheet_to_camera, masks[f.index], f.image,
+                            sightings.get(f.index)) for f in views]
+        built = _mesh(cams, radius, top, opts)
+        mesh, quality, carved = built.mesh, built.quality, built.mesh
+        if built.masks is not None:
+            masks.update({f.index: m for f, m in zip(views, built.masks)})
         measured = float(mesh.bounds[1][2]) if mesh is not None else None
         if geometry.method == "sfm" and measured:
             # SfM cameras were scaled so the sparse points stood --height-m tall; the hull's height
@@ -247,13 +250,23 @@ def _allowed_region(frame: Frame, geometry: TurntableGeometry, layout: SheetLayo
     return (allowed == 1) & (markers == 0)
 
 
-def _mesh(cams: list[hull.Camera], radius_m: float, top_m: float,
-          opts: IngestOptions) -> tuple[trimesh.Trimesh | None, dict]:
+@dataclass
+class _Built:
+    """The mesh (textured once it passed the bar), its quality figures and, when it passed, each
+    view's mask cut to the mesh's silhouette."""
+
+    mesh: trimesh.Trimesh | None
+    quality: dict
+    masks: list[np.ndarray] | None = None
+
+
+def _mesh(cams: list[hull.Camera], radius_m: float, top_m: float, opts: IngestOptions) -> _Built:
     try:
         mesh = hull.decimate(hull.reconstruct(cams, radius_m, top_m, opts.mesh_resolution), opts.max_faces)
     except ValueError as exc:
-        return None, {"passed": False, "reason": str(exc)}
-    ious = [hull.iou(hull.silhouette(mesh, c), c.mask) for c in cams]
+        return _Built(None, {"passed": False, "reason": str(exc)})
+    silhouettes = [hull.silhouette(mesh, c) for c in cams]
+    ious = [hull.iou(s, c.mask) for s, c in zip(silhouettes, cams)]
     quality = {
         "silhouette_iou": {"mean": round(float(np.mean(ious)), 4), "min": round(float(np.min(ious)), 4),
                            "per_view": [round(v, 4) for v in ious]},
@@ -270,7 +283,13 @@ def _mesh(cams: list[hull.Camera], radius_m: float, top_m: float,
     quality["passed"] = not reasons
     if reasons:
         quality["reason"] = "; ".join(reasons)
-        return mesh, quality
+        return _Built(mesh, quality)
+    # what no other view sees as object (a cast shadow one view took for it) leaves that view's mask
+    trimmed = [hull.trim_to_silhouette(c.mask, s) for c, s in zip(cams, silhouettes)]
+    removed = [1 - t.sum() / max(c.mask.sum(), 1) for c, t in zip(cams, trimmed)]
+    quality["masks_cut_to_mesh"] = {"views_changed": int(sum(r > 0.01 for r in removed)),
+                                    "share_removed_max": round(float(max(removed)), 4)}
+    cams = [replace(c, mask=t) for c, t in zip(cams, trimmed)]
     held_out = list(range(TEXTURE_HOLD_OUT // 2, len(cams), TEXTURE_HOLD_OUT))
     size = opts.texture_size or texture.atlas_size(max(int(c.mask.sum()) for c in cams))
     # a turntable's lamps stay with the camera while the object turns; walking around, they stay put
@@ -285,7 +304,7 @@ def _mesh(cams: list[hull.Camera], radius_m: float, top_m: float,
         "psnr_db_without_capture_light": round(float(np.mean(bare)), 2),
         # 9 x 3: second-order spherical harmonics (texture.sh_basis) over camera-frame normals, per RGB
         "capture_light": np.round(baked.light, 5).tolist(), "capture_light_fitted": not opts.walk_around}
-    return baked.mesh, quality
+    return _Built(baked.mesh, quality, trimmed)
 
 
 def write_asset(final: Path, source: Path, opts: IngestOptions, geometry: TurntableGeometry,

@@ -31,6 +31,7 @@ MIN_REGISTERED = 3
 MIN_POINTS = 50
 MAX_FIT_POINTS = 1000
 WORK_SIZE = 640  # frames are matched at most this wide: larger ones cost time, not accuracy
+SIGHTING_MAX_ERROR_PX = 2.0  # observations reprojecting closer than this (at the working size) are sightings
 
 
 class SfmFailed(Exception):
@@ -44,6 +45,8 @@ class SfmView:
     residual_mean_px: float
     residual_max_px: float
     points: int  # observations of sparse points
+    seen: np.ndarray = field(default_factory=lambda: np.zeros(0, int))  # indices into SfmCameras.points
+    # of the points this frame saw (within SIGHTING_MAX_ERROR_PX): the space between them and the camera is empty
 
 
 @dataclass
@@ -392,7 +395,8 @@ def _turntable_fit(tracks: _Tracks, focal: float, principal: tuple[float, float]
         T[:3, 3] = tc
         e = err[of == j]
         views[k] = SfmView(T, math.degrees(a[j]) % 360.0, float(e.mean()) if len(e) else float("nan"),
-                           float(e.max()) if len(e) else float("nan"), int(len(e)))
+                           float(e.max()) if len(e) else float("nan"), int(len(e)),
+                           op[(of == j) & (err < SIGHTING_MAX_ERROR_PX)])
     K = np.array([[focal, 0, cx - 0.5], [0, focal, cy - 0.5], [0, 0, 1.0]])
     warnings = ["structure-from-motion gave the depth-reversed solution; the turntable fit corrected it"] \
         if mirrored else []
@@ -434,6 +438,7 @@ def _orbit_frame(tracks: _Tracks, focal: float, principal: tuple[float, float]) 
     obj_from_world = np.stack([x, np.cross(up, x), up])
     points = (tracks.points - origin) @ obj_from_world.T
     keep = (np.hypot(points[:, 0], points[:, 1]) < 1.5 * reach) & (points[:, 2] > -tolerance)
+    kept_index = np.cumsum(keep) - 1
     cx, cy = principal
     views = {}
     heights = (C - origin) @ up
@@ -450,9 +455,10 @@ def _orbit_frame(tracks: _Tracks, focal: float, principal: tuple[float, float]) 
                            - tracks.obs_uv[sel], axis=1)
         centre = -T[:3, :3].T @ T[:3, 3]
         # the turn that would show the object this way on a turntable: minus the camera's azimuth
+        seen = tracks.obs_point[sel][(e < SIGHTING_MAX_ERROR_PX) & keep[tracks.obs_point[sel]]]
         views[k] = SfmView(T, -math.degrees(math.atan2(centre[1], centre[0])) % 360.0,
                            float(e.mean()) if len(e) else float("nan"), float(e.max()) if len(e) else float("nan"),
-                           int(len(e)))
+                           int(len(e)), kept_index[seen])
     K = np.array([[focal, 0, cx - 0.5], [0, focal, cy - 0.5], [0, 0, 1.0]])
     return SfmCameras(K, views, [], points[keep], False, strays=[k for j, k in enumerate(tracks.registered) if stray[j]])
 
