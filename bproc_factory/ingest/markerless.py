@@ -107,7 +107,8 @@ def markerless_cameras(salient: list[Salient], height_m: float, focal_px: float 
     if top <= 0:
         raise SfmFailed("structure-from-motion found no object above the turntable")
     above = points[points[:, 2] > 0.03 * top]
-    reach = float(np.percentile(np.hypot(above[:, 0], above[:, 1]), 95))
+    # the 99th percentile: a mug's handle holds few points, and at the 95th the cylinder cut it off
+    reach = float(np.percentile(np.hypot(above[:, 0], above[:, 1]), 99))
     scale = height_m / top
     if focal_px:
         source = "given (--focal-px)"
