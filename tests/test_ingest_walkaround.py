@@ -107,3 +107,21 @@ def test_walk_around_asset_renders_with_exact_masks(asset, tmp_path):
     config = tiny_config(objects=[{"assets": [str(asset)], "count": 1}])
     cli("render", write_config(tmp_path, config), "-o", tmp_path / "out", "-n", 1, "-q", check=True)
     assert "OK" in cli("validate", tmp_path / "out", check=True).stdout
+
+
+def test_a_walk_around_sfm_cannot_register_falls_back_and_says_what_to_film(capture, tmp_path):
+    """The object in one flat colour on a flat floor: no feature anywhere, so structure-from-motion
+    fails; the ingest falls back to constant-speed angles with the walk-around's own advice, and
+    writes a billboard-only asset."""
+    writer = cv2.VideoWriter(str(tmp_path / "flat.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 6, (480, 360))
+    for k in range(FRAMES):
+        frame = np.full((360, 480, 3), 170, np.uint8)
+        frame[cv2.imread(str(capture / "masks" / f"{k:04d}.png"), cv2.IMREAD_GRAYSCALE) > 127] = (40, 90, 200)
+        writer.write(frame)
+    writer.release()
+    result = cli("ingest", tmp_path / "flat.mp4", "--name", "flat", "--category", "toy", "-o", tmp_path / "a",
+                 "--height-m", str(HEIGHT_M), "--walk-around", "-q", check=True)
+    text = " ".join(result.stderr.split())
+    assert "structure-from-motion" in text and "walk round the object twice" in text
+    spec = _spec(tmp_path / "a" / "flat")
+    assert spec["cameras"]["method"] == "constant-speed" and spec["render_modes"] == ["billboard"]
