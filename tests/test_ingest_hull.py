@@ -62,16 +62,16 @@ def test_sight_lines_take_the_cone_off_a_flat_top_that_silhouettes_leave():
     assert hull.chamfer(with_sightings, truth) / diagonal < 0.7 * hull.chamfer(silhouettes_only, truth) / diagonal
 
 
-def test_a_wrong_match_alone_cannot_bore_into_the_object():
-    cams = _cameras(_cylinder(), True)
-    bogus = np.array([0.0, 0.0, 0.05])  # a "point" in the middle of the solid, seen by two cameras
-    for cam in cams[:2]:
+def test_a_wrong_match_seen_from_neighbouring_frames_cannot_bore_into_the_object():
+    cams = _cameras(_cylinder(), True)  # 10 degrees apart
+    bogus = np.array([0.0, 0.0, 0.05])  # a "point" in the middle of the solid, seen by three neighbours
+    for cam in cams[:3]:
         cam.sightings = np.concatenate([cam.sightings, bogus[None]])
-    centre = -cams[0].sheet_to_camera[:3, :3].T @ cams[0].sheet_to_camera[:3, 3]
-    inside = bogus + 0.02 * (centre - bogus) / np.linalg.norm(centre - bogus)  # on its line, 2 cm in
+    centre = -cams[1].sheet_to_camera[:3, :3].T @ cams[1].sheet_to_camera[:3, 3]
+    inside = bogus + 0.012 * (centre - bogus) / np.linalg.norm(centre - bogus)  # on its line, 2.8 cm in
     lo, step, shape = np.array([-0.08, -0.08, 0.0]), 0.002, (81, 81, 101)
     voxel = tuple(np.round((inside - lo) / step).astype(int))
-    assert hull.free_space(cams, lo, step, shape, min_lines=1)[voxel]  # the line does cross it
+    assert hull.free_space(cams, lo, step, shape, min_spread_deg=0)[voxel]  # the lines do cross it
     assert not hull.free_space(cams, lo, step, shape)[voxel]
 
 

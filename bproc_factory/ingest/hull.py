@@ -1,11 +1,12 @@
 """A textured mesh from silhouettes: visual hull of the masks seen by the measured turntable
 cameras, as the zero level of the smallest per-view signed distance to each silhouette (sub-voxel
 accurate, shared notes: 1 mm on a 15 cm object at 128^3), less the space structure-from-motion's
-sight lines cross (a mug's flat top: Chamfer 3.2 -> 1.1 %), then marching cubes (no smoothing: on
+sight lines cross (a mug's flat top: Chamfer 3.2 -> 1.0 %), then marching cubes (no smoothing: on
 the benchmark's house, Taubin smoothing rounded the edges, Chamfer 0.71 -> 1.14 %) and quadric decimation to a face budget (pymeshlab, which keeps it watertight); ``texture.py`` bakes its
 texture."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -16,6 +17,7 @@ from scipy.ndimage import binary_closing
 from skimage.measure import marching_cubes
 
 OUTSIDE = -1e4  # signed distance (pixels) of points projecting outside a frame
+DIRECTION_BINS = 36  # sight lines are told apart by the camera's azimuth around the object, in 10 degree bins
 TOLERANT_FROM = 40  # views from which the hull ignores the one view that disagrees most (fewer views
 # carve each extreme once: ignoring one would let the roof ridge of a 24-view capture grow by 8 %)
 
@@ -70,12 +72,13 @@ def carve(cameras: list[Camera], lo: np.ndarray, hi: np.ndarray, resolution: int
 
 
 def free_space(cameras: list[Camera], lo: np.ndarray, step: float, shape: tuple[int, ...],
-               margin_voxels: float = 3.0, min_lines: int = 3) -> np.ndarray:
-    """Voxels of the grid (origin ``lo``, spacing ``step``) that at least ``min_lines`` sight lines
-    cross, from a camera to a point it saw, ending ``margin_voxels`` short of the point (a wrong
-    match alone cannot bore a tunnel into the object), closed over the single voxels that lines
-    passed by (a flat top's carved cone was left speckled)."""
-    count = np.zeros(int(np.prod(shape)), np.int32)
+               margin_voxels: float = 3.0, min_spread_deg: float = 30.0) -> np.ndarray:
+    """Voxels of the grid (origin ``lo``, spacing ``step``) crossed by sight lines from cameras whose
+    azimuths around the object span at least ``min_spread_deg``, each line running from a camera to
+    a point it saw and ending ``margin_voxels`` short of it. A wrong match is seen from a few
+    neighbouring frames only, so its lines alone cannot bore into the object. Closed over the single
+    voxels the lines passed by (a flat top's carved cone was left speckled)."""
+    bits = np.zeros(int(np.prod(shape)), np.uint64)  # per voxel: the directions whose lines cross it
     hi = lo + step * (np.array(shape) - 1)
     for cam in cameras:
         if cam.sightings is None or not len(cam.sightings):
@@ -83,22 +86,41 @@ def free_space(cameras: list[Camera], lo: np.ndarray, step: float, shape: tuple[
         centre = -cam.sheet_to_camera[:3, :3].T @ cam.sheet_to_camera[:3, 3]
         ray = cam.sightings - centre
         length = np.linalg.norm(ray, axis=1)
+        ray, length = ray[length > margin_voxels * step], length[length > margin_voxels * step]
         ray = ray / length[:, None]
         with np.errstate(divide="ignore", invalid="ignore"):  # the part of each line inside the box
             a, b = (lo - centre) / ray, (hi - centre) / ray
-        enter = np.nanmax(np.minimum(a, b), axis=1)
+        enter = np.maximum(np.nanmax(np.minimum(a, b), axis=1), 0.0)
         leave = np.minimum(np.nanmin(np.maximum(a, b), axis=1), length - margin_voxels * step)
         lines = np.nonzero(leave > enter)[0]
         if not len(lines):
             continue
-        steps = np.ceil((leave[lines] - enter[lines]) / (0.5 * step)).astype(int) + 1
+        steps = np.floor((leave[lines] - enter[lines]) / (0.5 * step)).astype(int) + 1
         line = np.repeat(lines, steps)
         t = np.repeat(enter[lines], steps) + 0.5 * step * (np.arange(steps.sum()) - np.repeat(np.cumsum(steps) - steps, steps))
-        cell = np.round((centre + t[:, None] * ray[line] - lo) / step).astype(int)
-        cell = np.clip(cell, 0, np.array(shape) - 1)
-        flat = np.unique(np.ravel_multi_index(cell.T, shape) * len(lines) + np.searchsorted(lines, line))
-        count += np.bincount(flat // len(lines), minlength=len(count)).astype(np.int32)
-    return binary_closing((count >= min_lines).reshape(shape), np.ones((3, 3, 3), bool))
+        cell = np.clip(np.round((centre + t[:, None] * ray[line] - lo) / step).astype(int), 0, np.array(shape) - 1)
+        direction = int((math.atan2(centre[1], centre[0]) % (2 * math.pi)) / (2 * math.pi) * DIRECTION_BINS) % DIRECTION_BINS
+        bits[np.unique(np.ravel_multi_index(cell.T, shape))] |= np.uint64(1 << direction)
+    free = np.zeros(len(bits), bool)
+    crossed = np.nonzero(bits)[0]
+    if len(crossed):
+        seen = np.unpackbits(bits[crossed].astype("<u8").view(np.uint8).reshape(-1, 8), axis=1,
+                             bitorder="little")[:, :DIRECTION_BINS].astype(bool)
+        free[crossed] = _arc_deg(seen) >= min_spread_deg
+    free = free.reshape(shape)
+    return free | binary_closing(free, np.ones((3, 3, 3), bool))
+
+
+def _arc_deg(seen: np.ndarray) -> np.ndarray:
+    """Per row of azimuth bins (N x DIRECTION_BINS, bool), the span in degrees between the outermost
+    bins seen, around the shorter way: 360 less the longest run of unseen bins, less one bin."""
+    n = seen.shape[1]
+    gap = np.zeros(len(seen), int)
+    run = np.zeros(len(seen), int)
+    for k in range(2 * n):  # twice round, so a run of unseen bins may wrap
+        run = np.where(seen[:, k % n], 0, run + 1)
+        gap = np.maximum(gap, np.minimum(run, n))
+    return (n - gap - 1) * 360.0 / n
 
 
 def sample(image: np.ndarray, uv: np.ndarray, outside: float | None = OUTSIDE, width: int = 4096) -> np.ndarray:
