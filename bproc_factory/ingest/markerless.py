@@ -23,7 +23,8 @@ from bproc_factory.ingest.segment import MaskResult, Segmenter, clean_mask, sani
 from bproc_factory.ingest.sfm import SfmFailed, check_turning, orbit_cameras, turntable_cameras
 from bproc_factory.ingest.turntable import TurntableGeometry, from_sfm
 
-MAX_SFM_FRAMES = 72  # 60 frames register in ~20 s on 2 cores; matching grows with the square
+MAX_SFM_FRAMES = 60  # 60 frames register in ~20 s on 2 cores; matching grows with the square (72 kept a
+# 10 s 720p clip at 80-95 s, over its 90 s target)
 ASSUMED_FOV_DEG = 64.0  # horizontal field of view of a phone's main camera filming video
 
 
