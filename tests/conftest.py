@@ -5,12 +5,14 @@ way users run it; the pytest process itself never imports ``bpy``.
 """
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 
@@ -36,6 +38,22 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
 def _render_marked() -> bool:
     item = _running["item"]
     return item is None or item.get_closest_marker("render") is not None
+
+
+def look_at(azimuth_deg: float, elevation_deg: float, distance: float = 0.4,
+            target: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> np.ndarray:
+    """Object-to-camera transform (OpenCV camera, image-up towards +z) of a camera at that azimuth,
+    elevation and distance from ``target``, looking at it."""
+    a, e = math.radians(azimuth_deg), math.radians(elevation_deg)
+    eye = np.asarray(target) + distance * np.array([math.cos(e) * math.cos(a), math.cos(e) * math.sin(a), math.sin(e)])
+    forward = (np.asarray(target) - eye) / distance
+    right = np.cross(forward, [0, 0, 1.0])
+    right /= np.linalg.norm(right)
+    down = np.cross(forward, right)
+    R = np.stack([right, down, forward])
+    T = np.eye(4)
+    T[:3, :3], T[:3, 3] = R, -R @ eye
+    return T
 
 
 def tiny_config(**changes: Any) -> dict[str, Any]:

@@ -3,33 +3,18 @@ degrees up, as a turntable sees it. Sight lines from structure-from-motion take 
 cannot (the cone a visual hull grows over a flat top), and masks are cut to the hull's silhouette."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import trimesh
+from conftest import look_at
 
 from bproc_factory.ingest import hull
 
 K = np.array([[400.0, 0, 239.5], [0, 400.0, 179.5], [0, 0, 1]])
 
 
-def _ring(n: int = 36, elevation_deg: float = 30.0, distance: float = 0.4, target_z: float = 0.05) -> list[np.ndarray]:
-    """Object-to-camera poses (OpenCV) looking at the axis from ``elevation_deg`` up, all round."""
-    poses = []
-    for k in range(n):
-        a, e = 2 * math.pi * k / n, math.radians(elevation_deg)
-        centre = np.array([distance * math.cos(e) * math.cos(a), distance * math.cos(e) * math.sin(a),
-                           target_z + distance * math.sin(e)])
-        forward = np.array([0, 0, target_z]) - centre
-        forward /= np.linalg.norm(forward)
-        right = np.cross(forward, [0, 0, 1.0])
-        right /= np.linalg.norm(right)
-        down = np.cross(forward, right)
-        R = np.stack([right, down, forward])
-        T = np.eye(4)
-        T[:3, :3], T[:3, 3] = R, -R @ centre
-        poses.append(T)
-    return poses
+def _ring(n: int = 36) -> list[np.ndarray]:
+    """Object-to-camera poses looking at the axis from 30 degrees up, all round."""
+    return [look_at(360.0 * k / n, 30.0, 0.4, (0.0, 0.0, 0.05)) for k in range(n)]
 
 
 def _cylinder() -> trimesh.Trimesh:

@@ -1,12 +1,12 @@
 """Texture baking (no bpy): each face of a coloured cube gets its colour from the views that see
 it, on the right side; the textured mesh reproduces views the bake did not use; a light that turns
 with the camera (a turntable's lamps) stays out of the texture; decimation keeps the mesh closed."""
-import math
 
 import cv2
 import numpy as np
 import pytest
 import trimesh
+from conftest import look_at
 
 from bproc_factory.ingest.hull import Camera, decimate
 from bproc_factory.ingest.texture import atlas_size, bake, psnr, render
@@ -17,20 +17,6 @@ HALF = 0.04
 FACES = {(1, 0, 0): (40, 40, 220), (-1, 0, 0): (220, 60, 40), (0, 1, 0): (40, 200, 60),
          (0, -1, 0): (30, 210, 230), (0, 0, 1): (200, 60, 200), (0, 0, -1): (90, 90, 90)}
 K = np.array([[260.0, 0, 95.5], [0, 260.0, 71.5], [0, 0, 1]])
-
-
-def look_at(azimuth_deg: float, elevation_deg: float, distance: float = 0.4) -> np.ndarray:
-    """Object-to-camera transform (OpenCV camera) of a camera on a sphere looking at the cube's centre."""
-    a, e = math.radians(azimuth_deg), math.radians(elevation_deg)
-    eye = distance * np.array([math.cos(e) * math.cos(a), math.cos(e) * math.sin(a), math.sin(e)])
-    forward = -eye / np.linalg.norm(eye)
-    right = np.cross(forward, [0, 0, 1.0])
-    right /= np.linalg.norm(right)
-    down = np.cross(forward, right)
-    R = np.stack([right, down, forward])
-    T = np.eye(4)
-    T[:3, :3], T[:3, 3] = R, -R @ eye
-    return T
 
 
 def draw_cube(T: np.ndarray, shape=(144, 192)) -> tuple[np.ndarray, np.ndarray]:
