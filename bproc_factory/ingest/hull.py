@@ -86,8 +86,8 @@ def free_space(cameras: list[Camera], lo: np.ndarray, step: float, shape: tuple[
         centre = -cam.sheet_to_camera[:3, :3].T @ cam.sheet_to_camera[:3, 3]
         ray = cam.sightings - centre
         length = np.linalg.norm(ray, axis=1)
-        ray, length = ray[length > margin_voxels * step], length[length > margin_voxels * step]
-        ray = ray / length[:, None]
+        far = length > margin_voxels * step
+        ray, length = ray[far] / length[far, None], length[far]
         with np.errstate(divide="ignore", invalid="ignore"):  # the part of each line inside the box
             a, b = (lo - centre) / ray, (hi - centre) / ray
         enter = np.maximum(np.nanmax(np.minimum(a, b), axis=1), 0.0)

@@ -48,7 +48,7 @@ class _Observations:
     weight: np.ndarray
     rgb: np.ndarray
     basis: np.ndarray
-    view: np.ndarray
+    view: np.ndarray | None = None  # filled in when views are concatenated
 
 
 def bake(mesh: trimesh.Trimesh, cameras: list[Camera], size: int = 1024, camera_light: bool = True) -> BakedTexture:
@@ -182,7 +182,7 @@ def _observe(cam: Camera, verts: np.ndarray, faces: np.ndarray, face_normals: np
     j = j[weight > 0]
     rgb = srgb_decode(sample(cam.image, uv[j], outside=None)[:, ::-1].astype(np.float64) / 255.0)
     return _Observations(k[j], weight[weight > 0].astype(np.float32), rgb.astype(np.float32),
-                         sh_basis(normals[k[j]] @ R.T).astype(np.float32), np.zeros(len(j), np.int32))
+                         sh_basis(normals[k[j]] @ R.T).astype(np.float32))
 
 
 def _concatenate(views: list[_Observations]) -> _Observations:
@@ -205,10 +205,9 @@ def _fit_light(obs: _Observations, albedo: np.ndarray, rng: np.random.Generator)
     brightness)."""
     if not len(obs.view):
         return _even_light()
-    starts = np.searchsorted(obs.view, np.arange(obs.view.max() + 1))
-    counts = np.diff(np.append(starts, len(obs.view)))
+    _, starts, counts = np.unique(obs.view, return_index=True, return_counts=True)
     pick = np.concatenate([s + rng.choice(c, min(LIGHT_SAMPLES_PER_VIEW, c), replace=False)
-                           for s, c in zip(starts, counts) if c])
+                           for s, c in zip(starts, counts)])
     B, A, Y, W = obs.basis[pick].astype(np.float64), albedo[obs.texels[pick]], obs.rgb[pick], obs.weight[pick]
     root = np.sqrt(W)[:, None]
     light = np.stack([np.linalg.lstsq(B * A[:, c:c + 1] * root, Y[:, c] * root[:, 0], rcond=None)[0]
