@@ -70,11 +70,13 @@ def test_angles_without_markers_are_measured_within_two_degrees_from_an_uneven_t
     assert np.abs((const + 180) % 360 - 180).max() >= 4.0  # the wobble constant speed would miss
 
 
-def test_asset_yaml_records_the_sfm_cameras_registered_frames_and_residuals(ingested):
+def test_asset_yaml_records_the_sfm_cameras_measured_focal_length_frames_and_residuals(capture, ingested):
     asset, output = ingested
     cams = _spec(asset)["cameras"]
     assert cams["method"] == "sfm" and cams["registered_frames"] == 60 and cams["unregistered_frames"] == 0
-    assert cams["focal_source"].startswith("assumed") and "focal length assumed" in " ".join(output.split())
+    assert cams["focal_source"].startswith("estimated") and "focal length assumed" not in " ".join(output.split())
+    truth = json.loads((capture / "truth.json").read_text())
+    assert abs(cams["K"][0][0] / truth["K"][0][0] - 1) < 0.05  # from the guess, 11 % short
     assert 0 < cams["reprojection_px"]["mean"] <= cams["reprojection_px"]["max"] < 2.0
     assert 25 < cams["elevation_deg"]["mean"] < 45  # the camera looks down at the turntable
     assert all("reprojection_px" in v and "sheet_to_camera" in v for v in _spec(asset)["views"])

@@ -72,10 +72,12 @@ def carve(cameras: list[Camera], lo: np.ndarray, hi: np.ndarray, resolution: int
 
 
 def free_space(cameras: list[Camera], lo: np.ndarray, step: float, shape: tuple[int, ...],
-               margin_voxels: float = 3.0, min_spread_deg: float = 30.0) -> np.ndarray:
+               margin_voxels: float = 1.0, min_spread_deg: float = 30.0) -> np.ndarray:
     """Voxels of the grid (origin ``lo``, spacing ``step``) crossed by sight lines from cameras whose
     azimuths around the object span at least ``min_spread_deg``, each line running from a camera to
-    a point it saw and ending ``margin_voxels`` short of it. A wrong match is seen from a few
+    a point it saw and ending ``margin_voxels`` short of it (3 left the mug's flat top 1.2 mm high,
+    and the mesh 1.2 % small once scaled to its height: texture PSNR 24.6 -> 25.4 dB with 1, the
+    house and the walk-around unchanged). A wrong match is seen from a few
     neighbouring frames only, so its lines alone cannot bore into the object. Closed over the single
     voxels the lines passed by (a flat top's carved cone was left speckled)."""
     bits = np.zeros(int(np.prod(shape)), np.uint64)  # per voxel: the directions whose lines cross it

@@ -98,7 +98,7 @@ def markerless_cameras(salient: list[Salient], height_m: float, focal_px: float 
         cameras = orbit_cameras([f.image for f in used], [f.index for f in used], focal, refine_focal=not focal_px)
     else:
         cameras = turntable_cameras([f.image for f in used], [saliency[f.index] for f in used],
-                                    [f.index for f in used], focal)
+                                    [f.index for f in used], focal, refine_focal=not focal_px)
     if len(cameras.views) < max(6, len(used) // 2):
         raise SfmFailed(f"structure-from-motion registered only {len(cameras.views)} of {len(used)} frames")
     if not walk_around:
@@ -111,15 +111,16 @@ def markerless_cameras(salient: list[Salient], height_m: float, focal_px: float 
     # the 99th percentile: a mug's handle holds few points, and at the 95th the cylinder cut it off
     reach = float(np.percentile(np.hypot(above[:, 0], above[:, 1]), 99))
     scale = height_m / top
+    measured = not focal_px and abs(cameras.K[0, 0] / focal - 1) > 1e-9
     if focal_px:
         source = "given (--focal-px)"
-    elif walk_around:
+    elif measured:
         source = f"estimated by structure-from-motion (from {focal:.0f} px, a phone's {ASSUMED_FOV_DEG:.0f} deg)"
     else:
         source = f"assumed ({ASSUMED_FOV_DEG:.0f} deg horizontal field of view)"
     geometry = from_sfm(cameras, source, "walk-around" if walk_around else "turntable").rescaled(scale)
     geometry.rejected.update(bad)
-    if not focal_px and not walk_around:
+    if not focal_px and not measured:
         geometry.warnings.append(f"focal length assumed ({focal:.0f} px, a phone's {ASSUMED_FOV_DEG:.0f} deg "
                                  "horizontal field of view); pass --focal-px for exact camera geometry")
     radial = np.hypot(above[:, 0], above[:, 1])
