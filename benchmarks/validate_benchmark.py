@@ -42,7 +42,7 @@ def synthetic_dataset(root: Path, n: int) -> None:
                 cv2.circle(mask, (int(x) + 40, int(y) + 40), int(rng.integers(5, 40)), inst, -1)
         rgb = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
         present = {int(v) for v in np.unique(mask) if v}
-        anns = annotations(mask, i, {k: 1 + k % 2 for k in present})
+        anns, _ = annotations(mask, i, {k: 1 + k % 2 for k in present})
         meta = {"image_index": i, "file_name": f"{i:06d}.png", "width": W, "height": H, "annotations": anns}
         ds.write_image(i, rgb, mask, meta, 95)
         records[i] = coco_record(meta)

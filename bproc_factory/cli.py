@@ -39,7 +39,9 @@ SetOpt = Annotated[Optional[list[str]], typer.Option(
     "--set", help="Override a config value: key.path=value (YAML), e.g. render.samples=16 or "
                   "objects[0].count={uniform: [1, 3]}. Repeatable.")]
 SeedOpt = Annotated[int, typer.Option(min=0, help="Run seed: image i depends only on (config, seed, i).")]
-CountOpt = Annotated[int, typer.Option("-n", "--count", min=1, help="Number of images.")]
+MAX_IMAGES = 10_000_000  # per command: a run's image list is held in memory; farm or shard bigger jobs
+CountOpt = Annotated[int, typer.Option("-n", "--count", min=1, max=MAX_IMAGES,
+                                       help=f"Number of images, at most {MAX_IMAGES:,}.")]
 StartOpt = Annotated[int, typer.Option(min=0, help="First global image index.")]
 DeviceOpt = Annotated[str, typer.Option(
     help="Cycles device: auto, cpu, cuda or optix. auto prefers OptiX, then CUDA, then the CPU (and says "

@@ -117,6 +117,33 @@ def test_malformed_entries_are_reported_not_crashed_on(copy):
     assert "coco.json: images[2]: needs integer id >= 0, width > 0, height > 0" in found
 
 
+def test_an_annotation_that_is_a_list_is_reported_not_crashed_on(copy):
+    edit_coco(copy, lambda coco: coco["annotations"].append([1, 2, 3]))
+    k = len(json.loads((copy / "coco.json").read_text())["annotations"]) - 1
+    assert f"coco.json: annotations[{k}]: not an object" in messages(copy)
+
+
+def test_malformed_meta_objects_blame_the_meta_file_and_the_image_is_still_checked(copy):
+    meta_path = copy / "meta" / "000001.json"
+    meta = json.loads(meta_path.read_text())
+    meta["objects"] = "two cans"
+    meta_path.write_text(json.dumps(meta))
+    (copy / "masks" / "000001.png").unlink()
+    found = messages(copy)
+    assert "meta/000001.json: image 1: objects is not a list of objects" in found
+    assert any(m.startswith("masks/000001.png: image 1: missing") for m in found)  # checked all the same
+    assert not any("malformed entry" in m for m in found)
+
+
+def test_nan_in_a_meta_file_is_not_valid_json(copy):
+    meta_path = copy / "meta" / "000002.json"
+    meta = json.loads(meta_path.read_text())
+    meta["sampled"]["nan_value"] = float("nan")
+    meta_path.write_text(json.dumps(meta))  # Python writes NaN; JSON has no such number
+    assert any(m.startswith("meta/000002.json: image 2: missing or unreadable (ValueError: NaN is not a JSON number")
+               for m in messages(copy))
+
+
 def test_unexpected_files_are_reported(copy):
     (copy / "images" / "000001.jpg").write_bytes(b"x")
     (copy / "meta" / "notes.txt").write_text("x")

@@ -176,11 +176,24 @@ def load_asset(folder: Path, mode: str = "mesh") -> Asset:
     canonical_from_file = np.eye(4)
     canonical_from_file[:3, :3] = _UP_TO_Z[up] * scale
     canonical_from_file[:3, 3] = -centre
-    hull = trimesh.convex.convex_hull(mesh.vertices)
+    hull = _solid_hull(mesh, mesh_path)
     hull_canonical = np.asarray(hull.vertices) @ canonical_from_file[:3, :3].T + canonical_from_file[:3, 3]
     return Asset(spec=spec, folder=folder, mesh_path=mesh_path,
                  sha256=tree_sha256(folder),
                  canonical_from_file=canonical_from_file, hull_canonical=hull_canonical)
+
+
+def _solid_hull(mesh: trimesh.Trimesh, path: Path) -> trimesh.Trimesh:
+    """The mesh's convex hull, which placement and physics stand on; a mesh that spans no volume
+    (one triangle, a flat sheet without thickness) has none and is refused by name."""
+    try:
+        hull = trimesh.convex.convex_hull(mesh.vertices)
+    except Exception:  # scipy's QhullError for flat or too few points
+        hull = None
+    if hull is None or not hull.volume > 0:
+        raise ConfigError(f"{path}: the mesh spans no volume ({len(mesh.vertices)} vertices, flat or in a line); "
+                          "objects are placed as solids: give it some thickness")
+    return hull
 
 
 def _load_billboard(folder: Path, spec: AssetSpec, spec_path: Path) -> Asset:

@@ -9,6 +9,7 @@ import difflib
 import hashlib
 import json
 import re
+import reprlib
 import types
 import typing
 from dataclasses import dataclass
@@ -83,7 +84,7 @@ def _merge_profile(raw: dict[str, Any], section: str, model: type[BaseModel], pa
         return
     ref = inline["profile"]
     if not isinstance(ref, str):
-        raise ConfigError(f"{path}: {section}.profile: expected a file path, got {ref!r}")
+        raise ConfigError(f"{path}: {section}.profile: expected a file path, got {_short(ref)}")
     profile_path = (path.parent / ref).resolve()
     if not profile_path.is_file():
         raise ConfigError(f"{path}: {section}.profile: file '{ref}' not found (looked for {profile_path})")
@@ -126,21 +127,56 @@ def _is_distribution(value: dict[str, Any]) -> bool:
     return any(kind in value for kind in KINDS)
 
 
+MAX_YAML_NODES = 100_000  # values a config may hold once its aliases (*name) are expanded
+
+
 def read_yaml(path: Path) -> Any:
-    """``yaml.safe_load`` a file, with the file and line in any error."""
+    """``yaml.safe_load`` a file, with the file and line in any error; a file that is not UTF-8, or
+    whose aliases expand past MAX_YAML_NODES values (a "billion laughs"), is refused."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start} is 0x{exc.object[exc.start]:02x}); "
+                          "save the config as UTF-8") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse_yaml(text, str(path))
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """``yaml.safe_load`` of ``text`` with bounded alias expansion; errors name ``source``."""
+    loader = yaml.SafeLoader(text)
     try:
-        return yaml.safe_load(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, {}) > MAX_YAML_NODES:
+            raise ConfigError(f"{source}: its aliases (*name) expand to more than {MAX_YAML_NODES} values; "
+                              "write the values out or use fewer nested aliases")
+        return loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}:{where}: invalid YAML: {problem}") from None
+        raise ConfigError(f"{source}:{where}: invalid YAML: {problem}") from None
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many values ``node`` holds with every alias written out (shared nodes counted at each
+    use, each computed once); recursive aliases are refused by the composer before this."""
+    if id(node) in sizes:
+        return sizes[id(node)]
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(child, sizes) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    sizes[id(node)] = min(size, MAX_YAML_NODES + 1)
+    return sizes[id(node)]
 
 
 def validate(model: type[BaseModel], raw: Any, path: Path, context: dict | None = None) -> Any:
@@ -189,16 +225,23 @@ def _message(model: type[BaseModel], error: dict[str, Any]) -> str:
     if kind in {"greater_than_equal", "greater_than", "less_than_equal", "less_than"}:
         op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
         bound = next(iter(ctx.values()))
-        return f"must be {op} {bound} (got {error.get('input')!r})"
+        return f"must be {op} {bound} (got {_short(error.get('input'))})"
     if kind == "value_error":
         return re.sub(r"^Value error, ", "", error["msg"])
     if kind == "literal_error":
-        return f"must be one of {ctx.get('expected')} (got {error.get('input')!r})"
+        return f"must be one of {ctx.get('expected')} (got {_short(error.get('input'))})"
     return f"{error['msg'][0].lower()}{error['msg'][1:]} (got {_short(error.get('input'))})"
 
 
+_PREVIEW = reprlib.Repr()  # Python 3.11 takes no keywords here
+_PREVIEW.maxlevel, _PREVIEW.maxdict, _PREVIEW.maxlist, _PREVIEW.maxtuple = 3, 4, 4, 4
+_PREVIEW.maxstring = _PREVIEW.maxother = 40
+
+
 def _short(value: Any) -> str:
-    text = repr(value)
+    """A preview of a value for an error message, built without walking all of it (a value
+    shared through YAML aliases can be astronomically large written out)."""
+    text = _PREVIEW.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -250,10 +293,7 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
     parts: list[str | int] = [int(i) if i else name for name, i in _INDEX.findall(key.strip())]
     if not sep or not parts:
         raise ConfigError(f"--set {item}: expected key.path=value")
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {item}: value is not valid YAML: {exc}") from None
+    value = parse_yaml(text, f"--set {_short(item)}")
     node: Any = raw
     for depth, part in enumerate(parts):
         where = format_loc(tuple(parts[:depth]))

@@ -9,8 +9,13 @@ from bproc_factory.dataset.folder import COCO_FILE, RUN_FILE, Dataset, NotADatas
 
 
 def read_json(path: Path) -> Any:
-    """Parsed JSON of ``path`` (errors propagate: callers say which file failed)."""
-    return json.loads(path.read_text(encoding="utf-8"))
+    """Parsed JSON of ``path``; NaN and Infinity, which Python writes but JSON has not, are a
+    ValueError like any other invalid JSON (errors propagate: callers say which file failed)."""
+    return json.loads(path.read_text(encoding="utf-8"), parse_constant=_not_json)
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON number")
 
 
 def open_dataset(root: Path) -> tuple[Dataset, dict[str, Any], dict[str, Any]]:
@@ -42,5 +47,6 @@ def annotations_by_image(coco: dict[str, Any]) -> dict[Any, list[dict[str, Any]]
     """COCO annotations grouped by their ``image_id``, in file order."""
     grouped: dict[Any, list[dict[str, Any]]] = {}
     for ann in coco.get("annotations", []):
-        grouped.setdefault(ann.get("image_id"), []).append(ann)
+        if isinstance(ann, dict):  # validate reports the others
+            grouped.setdefault(ann.get("image_id"), []).append(ann)
     return grouped

@@ -2,6 +2,8 @@
 true duplicates (nothing moved). Every rejection is kept with its reason so the summary can list it."""
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,8 +41,13 @@ def read_frames(source: Path, max_frames: int = 240) -> FrameSet:
         return _read_photos(source)
     if not source.is_file():
         raise IngestError(f"{source}: no such video file or folder of photos")
-    cap = cv2.VideoCapture(str(source))
+    with _quiet_stderr():  # FFmpeg's own complaints ("moov atom not found") are not for the user
+        cap = cv2.VideoCapture(str(source))
     if not cap.isOpened():
+        not_video = _not_a_video(source)
+        if not_video:
+            raise IngestError(f"{source}: not a video ({not_video}); give a video file (MP4, MOV, MKV, AVI, "
+                              "WebM) or a folder of photos")
         raise IngestError(f"{source}: OpenCV cannot open this video (unsupported container or codec; "
                           "re-encode it to H.264 MP4, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4)")
     # OpenCV's FFmpeg backend applies the rotation metadata of phone videos (on by default).
@@ -50,7 +57,8 @@ def read_frames(source: Path, max_frames: int = 240) -> FrameSet:
     frames: list[Frame] = []
     index = 0
     while True:
-        ok = cap.grab()
+        with _quiet_stderr():
+            ok = cap.grab()
         if not ok:
             break
         if index % step == 0:
@@ -126,3 +134,37 @@ def drop_near_duplicates(frames: FrameSet, min_change: float = 2.5) -> None:
         keep.append(f)
         last = small
     frames.frames = keep
+
+
+_VIDEO_SIGNATURES = (b"\x1a\x45\xdf\xa3", b"RIFF", b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3", b"FLV", b"OggS",
+                     b"\x30\x26\xb2\x75")  # Matroska/WebM, AVI, MPEG-PS, MPEG-1/2, FLV, Ogg, ASF/WMV
+
+
+def _not_a_video(source: Path) -> str | None:
+    """Why ``source`` is plainly not a video (empty, text, or no known container's signature at
+    its start), or None when it may be one that OpenCV cannot decode."""
+    with open(source, "rb") as f:
+        head = f.read(512)
+    if not head:
+        return "the file is empty"
+    transport_stream = len(head) > 188 and head[0] == head[188] == 0x47  # sync bytes 188 apart
+    if head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free") or head.startswith(_VIDEO_SIGNATURES) \
+            or transport_stream:  # ISO/QuickTime boxes, or another container's signature
+        return None
+    try:
+        return f"it holds text: {head.decode('utf-8').strip()[:40]!r}"
+    except UnicodeDecodeError:
+        return "no video container's signature at its start"
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Send the process's stderr (file descriptor 2, where FFmpeg writes) to /dev/null for a while."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

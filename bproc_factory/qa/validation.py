@@ -175,10 +175,15 @@ def check_image(dataset: Dataset, image: dict[str, Any], anns: list[dict[str, An
     objects: dict[int, dict] = {}
     try:
         meta = read_json(dataset.meta_path(i))
-        problems += _check_meta(meta, image, anns, rel["meta"])
-        objects = {o.get("instance_id"): o for o in meta.get("objects", [])}
     except (OSError, ValueError) as exc:
-        problems.append(Problem(rel["meta"], ref, f"missing or unreadable ({exc.__class__.__name__})"))
+        problems.append(Problem(rel["meta"], ref, f"missing or unreadable ({exc.__class__.__name__}: {exc})"))
+    else:
+        problems += _check_meta(meta, image, anns, rel["meta"])
+        listed = meta.get("objects", []) if isinstance(meta, dict) else None
+        if isinstance(listed, list) and all(isinstance(o, dict) for o in listed):
+            objects = {o.get("instance_id"): o for o in listed}
+        else:
+            problems.append(Problem(rel["meta"], ref, "objects is not a list of objects"))
     mask = cv2.imread(str(dataset.mask_path(i)), cv2.IMREAD_UNCHANGED)
     if mask is None or mask.dtype != np.uint16 or mask.ndim != 2:
         problems.append(Problem(rel["mask"], ref, "missing, unreadable or not a uint16 single-channel PNG"))
@@ -205,8 +210,10 @@ def check_image(dataset: Dataset, image: dict[str, Any], anns: list[dict[str, An
     return problems
 
 
-def _check_meta(meta: dict[str, Any], image: dict[str, Any], anns: list[dict], rel: str) -> list[Problem]:
+def _check_meta(meta: Any, image: dict[str, Any], anns: list[dict], rel: str) -> list[Problem]:
     ref = f"image {image['id']}"
+    if not isinstance(meta, dict):
+        return [Problem(rel, ref, f"is a JSON {type(meta).__name__}, not an object")]
     out = []
     for key, coco_key in (("image_index", "id"), ("width", "width"), ("height", "height"),
                           ("file_name", "file_name")):
