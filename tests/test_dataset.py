@@ -116,3 +116,57 @@ def test_unwritable_output_is_reported_with_its_path(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(DatasetError, match=f"cannot write to output folder {blocker / 'out'}"):
         Dataset(blocker / "out").check_writable()
+
+
+def _claim_after_barrier(root, seed, barrier, results):
+    ds = Dataset(root)
+    ds.check_writable()
+    barrier.wait()
+    try:
+        ds.claim({"config_sha256": "a" * 64, "run_seed": seed, "image_suffix": ".png", "inputs": {}})
+        results.put(seed)
+    except DatasetError:
+        results.put(None)
+
+
+def test_of_many_runs_claiming_a_new_folder_at_once_exactly_one_wins(tmp_path):
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    for trial in range(10):
+        root = tmp_path / f"out{trial}"
+        barrier, results = ctx.Barrier(8), ctx.Queue()
+        procs = [ctx.Process(target=_claim_after_barrier, args=(root, seed, barrier, results)) for seed in range(8)]
+        for p in procs:
+            p.start()
+        outcomes = [results.get(timeout=30) for _ in procs]
+        for p in procs:
+            p.join()
+        winners = [s for s in outcomes if s is not None]
+        assert len(winners) == 1, outcomes
+        assert json.loads((root / "run.json").read_text())["run_seed"] == winners[0]
+        assert not list(root.glob(".*.tmp"))
+
+
+def _hold_lock(root, held, release):
+    with Dataset(root).locked():
+        held.set()
+        release.wait(30)
+
+
+def test_a_locked_folder_refuses_a_second_run_naming_the_holder_and_frees_when_it_ends(tmp_path):
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    Dataset(tmp_path).check_writable()
+    held, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(tmp_path, held, release))
+    holder.start()
+    assert held.wait(30)
+    with pytest.raises(DatasetError, match=f"another bproc-factory run \\(process {holder.pid}\\) is writing"):
+        with Dataset(tmp_path).locked():
+            pass
+    release.set()
+    holder.join(30)
+    with Dataset(tmp_path).locked():  # free again once the holder has ended
+        pass

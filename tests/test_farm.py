@@ -2,6 +2,7 @@
 by shards or by several workers equal a single-process run of the same indices."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -165,6 +166,17 @@ def test_workers_report_an_unwritable_output_once_and_clearly(tmp_path):
     result = cli("render", config, "-o", blocker / "out", "-n", 4, "--workers", 2, "-q")
     assert result.returncode == 2
     assert f"cannot write to output folder {blocker / 'out'}" in " ".join(result.stderr.split())
+
+
+@pytest.mark.render
+def test_workers_refused_by_another_runs_folder_write_nothing_there(rendered, tmp_path):
+    out = tmp_path / "other"
+    shutil.copytree(rendered, out)
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    config = write_config(tmp_path, tiny_config())
+    result = cli("render", config, "-o", out, "-n", 4, "--seed", 8, "--workers", 2, "-q")
+    assert result.returncode == 2 and "different run_seed" in " ".join(result.stderr.split()), result.stderr
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before  # no log, coco.json and DATASET.md as they were
 
 
 @pytest.mark.render

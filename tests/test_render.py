@@ -190,6 +190,20 @@ def test_terminated_killed_and_resumed_runs_keep_every_finished_image(tmp_path):
     assert assert_consistent(out) == [0, 1, 2, 3, 4, 5]
 
 
+def test_a_second_run_on_a_folder_in_use_is_refused_and_the_first_completes(tmp_path):
+    config = write_config(tmp_path, tiny_config(views_per_scene=1))
+    out = tmp_path / "out"
+    first = start_render(config, out, 3)
+    wait_for_images(first, out, 1)
+    second = cli("render", config, "-o", out, "-n", "3", "--seed", "5", *SLOW)  # the very same command
+    assert second.returncode == 2, second.stderr
+    assert f"{out}: another bproc-factory run (process {first.pid}) is writing into this folder" in \
+        " ".join(second.stderr.split())
+    _, stderr = first.communicate(timeout=300)
+    assert first.returncode == 0, stderr
+    assert assert_consistent(out) == [0, 1, 2]
+
+
 def test_rerunning_a_finished_command_renders_nothing(rendered, tmp_path):
     config = write_config(tmp_path, tiny_config())
     result = cli("render", config, "-o", rendered, "-n", "4", "--seed", "7", check=True)

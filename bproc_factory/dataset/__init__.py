@@ -5,7 +5,7 @@ from bproc_factory.facade import facade
 __all__, __getattr__, __dir__ = facade(__name__, {
     "datasheet": ["write_datasheet"],
     "files": ["atomic_write_bytes", "atomic_write_json", "folder_images", "link_or_copy", "process_alive"],
-    "folder": ["COCO_FILE", "coco_record", "Dataset", "RUN_FILE"],
+    "folder": ["COCO_FILE", "coco_record", "Dataset", "LOCK_ENV", "LOCK_FILE", "RUN_FILE"],
     "merge": ["merge_datasets"],
     "records": ["annotations_by_image", "category_names", "iter_meta", "open_dataset", "read_json"],
     "shards": ["COMPLETE_FILE", "parse_shard", "shard_folder", "shard_range"],

@@ -40,7 +40,31 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def atomic_write_json(path: Path, obj: Any, indent: int | None = 1) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=indent, sort_keys=True) + "\n").encode("utf-8"))
+    atomic_write_bytes(path, _json_bytes(obj, indent))
+
+
+def create_json(path: Path, obj: Any, indent: int | None = 1) -> bool:
+    """Write ``path`` whole unless it exists, atomically (a hard link of a full temp file, which
+    fails if another writer got there first); False when it already existed."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(_json_bytes(obj, indent))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        try:
+            os.link(tmp, path)
+            return True
+        except FileExistsError:
+            return False
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _json_bytes(obj: Any, indent: int | None) -> bytes:
+    return (json.dumps(obj, indent=indent, sort_keys=True) + "\n").encode("utf-8")
 
 
 def link_or_copy(src: Path, dst: Path) -> None:

@@ -6,10 +6,13 @@ partial file in place. ``coco.json`` is always rewritten whole from the per-imag
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +20,20 @@ import cv2
 import numpy as np
 
 from bproc_factory import __version__
-from bproc_factory.dataset.files import atomic_write_bytes, atomic_write_json, process_alive, temp_owner
+from bproc_factory.dataset.files import (
+    atomic_write_bytes,
+    atomic_write_json,
+    create_json,
+    process_alive,
+    temp_owner,
+)
 from bproc_factory.errors import FactoryError
 
 RUN_FILE = "run.json"
 COCO_FILE = "coco.json"
 IDENTITY_KEYS = ("config_sha256", "run_seed", "image_suffix", "inputs")
+LOCK_FILE = ".lock"
+LOCK_ENV = "BPROC_FACTORY_LOCKED_BY"  # set by a worker driver to its process id: its workers share its lock
 STALE_TEMP_AGE_S = 600  # a temp file this old belongs to no live writer (writes take milliseconds)
 
 
@@ -116,15 +127,23 @@ class Dataset:
 
     def discard_if_unused(self) -> None:
         """Remove the folder again if ``check_writable`` created it and nothing was written since."""
-        if self._created and not any(p.is_file() for p in self.root.rglob("*")):
+        if self._created and not any(p.is_file() and p.name != LOCK_FILE for p in self.root.rglob("*")):
             shutil.rmtree(self.root, ignore_errors=True)
 
     def claim(self, identity: dict[str, Any]) -> dict[str, Any]:
         """Record which config, inputs and seed this folder holds; refuse to mix in another run.
-        Returns the identity on disk (a merged folder's keeps its record of the sources)."""
+        The record is created atomically (of two runs claiming a new folder at once, one wins and
+        the other is refused). Returns the identity on disk (a merged folder's keeps its record of
+        the sources)."""
+        if create_json(self.root / RUN_FILE, identity):
+            return identity
+        return self.check_claim(identity)
+
+    def check_claim(self, identity: dict[str, Any]) -> dict[str, Any]:
+        """Refuse, writing nothing, when the folder holds another run; its identity on disk, or
+        ``identity`` when the folder holds none yet."""
         path = self.root / RUN_FILE
         if not path.exists():
-            atomic_write_json(path, identity)
             return identity
         try:
             existing = json.loads(path.read_text(encoding="utf-8"))
@@ -136,6 +155,31 @@ class Dataset:
                                    f"({_difference(existing.get(key), identity.get(key))}); "
                                    "render into a new output folder")
         return existing
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the folder's lock (``.lock``, an advisory lock the system drops when the process
+        dies) for a whole run: a second run on the folder, the same command twice included, is
+        refused at once. A worker whose driver holds the lock (``LOCK_ENV`` names the driver's
+        process) works under the driver's lock."""
+        path = self.root / LOCK_FILE
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            holder = os.read(fd, 32).decode(errors="replace").strip()
+            if holder and os.environ.get(LOCK_ENV) == holder and str(os.getppid()) == holder:
+                yield
+                return
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise DatasetError(f"{self.root}: another bproc-factory run (process {holder or '?'}) is "
+                                   "writing into this folder; wait for it to end, or render into another "
+                                   "output folder") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     def remove_stale_temp_files(self) -> None:
         """Delete temp files a killed writer left behind: those of processes no longer running

@@ -91,6 +91,21 @@ class _Job:
             write_datasheet(self.dataset.root, self.identity, self.records)
 
 
+def run_identity(loaded: LoadedScenario, seed: int, assets: list[list[Asset]],
+                 categories: dict[str, int]) -> dict[str, Any]:
+    """What ``run.json`` records of a run: the config, seed and input hashes that make its images
+    (a folder holds one run), and where the config and assets came from."""
+    sc = loaded.scenario
+    return {"config_sha256": loaded.sha256, "run_seed": seed, "categories": categories,
+            "image_suffix": f".{sc.render.image_format}",
+            "inputs": {"scene": scene_sha256(loaded.resolve(sc.scene)),
+                       "assets": {a.name: a.sha256 for group in assets for a in group}},
+            "config": sc.model_dump(mode="json"), "config_path": str(loaded.path),
+            "asset_info": {a.name: {"category": a.category, "source": a.spec.source,
+                                    "license": a.spec.license, "folder": str(a.folder)}
+                           for group in assets for a in group}}
+
+
 def render_dataset(config: Path | LoadedScenario, output: Path, count: int, start: int = 0, seed: int = 0,
                    overrides: tuple[str, ...] = (), on_progress: ProgressFn | None = None,
                    on_total: Callable[[int], None] | None = None,
@@ -110,41 +125,35 @@ def render_dataset(config: Path | LoadedScenario, output: Path, count: int, star
     sc = loaded.scenario
     assets = resolve_assets(loaded)
     categories = category_ids(loaded, assets)
-    identity = {"config_sha256": loaded.sha256, "run_seed": seed, "categories": categories,
-                "image_suffix": f".{sc.render.image_format}",
-                "inputs": {"scene": scene_sha256(loaded.resolve(sc.scene)),
-                           "assets": {a.name: a.sha256 for group in assets for a in group}},
-                "config": sc.model_dump(mode="json"), "config_path": str(loaded.path),
-                "asset_info": {a.name: {"category": a.category, "source": a.spec.source,
-                                        "license": a.spec.license, "folder": str(a.folder)}
-                               for group in assets for a in group}}
+    identity = run_identity(loaded, seed, assets, categories)
     dataset = Dataset(output, image_suffix=identity["image_suffix"])
     dataset.check_writable()
-    dataset.remove_stale_temp_files()
-    records, broken = dataset.load_records()
-    requested = range(start, start + count)
-    todo = [i for i in requested if i not in records]
-    summary = RunSummary(output=dataset.root, requested=count, skipped=count - len(todo))
-    summary.warnings += [f"{p}: unreadable meta file; the image is re-rendered if requested, and "
-                         "left out of coco.json otherwise" for p in broken]
-    job = _Job(loaded, assets, dataset, seed, categories, identity, records, summary, subset, device=device)
-    if on_total:
-        on_total(len(todo))
-    try:
-        _start(job, todo[0] if todo else None)
-        summary.setup_seconds = time.perf_counter() - t0
+    with dataset.locked():  # one run per folder, from here to the end
+        dataset.remove_stale_temp_files()
+        records, broken = dataset.load_records()
+        requested = range(start, start + count)
+        todo = [i for i in requested if i not in records]
+        summary = RunSummary(output=dataset.root, requested=count, skipped=count - len(todo))
+        summary.warnings += [f"{p}: unreadable meta file; the image is re-rendered if requested, and "
+                             "left out of coco.json otherwise" for p in broken]
+        job = _Job(loaded, assets, dataset, seed, categories, identity, records, summary, subset, device=device)
+        if on_total:
+            on_total(len(todo))
         try:
-            for scene, indices in group_by_scene(todo, sc.views_per_scene).items():
-                reason = stop_requested()
-                if reason:
-                    raise Stopped(f"{reason}: stopped before scene {scene}")
-                _render_scene(job, scene, indices, on_progress)
-                job.write_coco()
+            _start(job, todo[0] if todo else None)
+            summary.setup_seconds = time.perf_counter() - t0
+            try:
+                for scene, indices in group_by_scene(todo, sc.views_per_scene).items():
+                    reason = stop_requested()
+                    if reason:
+                        raise Stopped(f"{reason}: stopped before scene {scene}")
+                    _render_scene(job, scene, indices, on_progress)
+                    job.write_coco()
+            finally:
+                job.write_coco(final=True)  # also after a failure or interrupt: matches finished images
         finally:
-            job.write_coco(final=True)  # also after a failure or interrupt: matches finished images
-    finally:
-        if job.session is not None:
-            job.session.close()
+            if job.session is not None:
+                job.session.close()
     summary.seconds = time.perf_counter() - t0
     return summary
 

@@ -23,9 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from bproc_factory.assets import category_ids, resolve_assets
 from bproc_factory.config import ConfigError, LoadedScenario
-from bproc_factory.dataset import RUN_FILE, Dataset, read_json, write_datasheet
+from bproc_factory.dataset import LOCK_ENV, RUN_FILE, Dataset, read_json, write_datasheet
 from bproc_factory.errors import RenderError, Stopped
+from bproc_factory.run.job import run_identity
 
 THREADS_ENV = "BPF_CYCLES_THREADS"
 GPU_ENV = "CUDA_VISIBLE_DEVICES"
@@ -99,60 +101,68 @@ def render_with_workers(loaded: LoadedScenario, output: Path, count: int, start:
     child is given the config file and the overrides ``loaded`` was made from."""
     t0 = time.perf_counter()
     views = loaded.scenario.views_per_scene
-    dataset = Dataset(output)
+    assets = resolve_assets(loaded)
+    identity = run_identity(loaded, seed, assets, category_ids(loaded, assets))
+    dataset = Dataset(output, identity["image_suffix"])
     dataset.check_writable()
-    queue = deque(_Batch(a, n) for a, n in plan_batches(start, count, views, recycle_after))
-    summary = WorkersSummary(output=output, requested=count, workers=workers)
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    gpus = [] if device == "cpu" else visible_gpus(dict(os.environ), _nvidia_smi_listing())
-    free_slots = list(range(workers))
-    running: dict[int, tuple[subprocess.Popen, _Batch, Path, int]] = {}
-    failures: list[str] = []
     try:
-        while queue or running:
+        dataset.check_claim(identity)  # another run's folder is refused before any worker starts
+        with dataset.locked():  # held for the workers too (LOCK_ENV)
+            queue = deque(_Batch(a, n) for a, n in plan_batches(start, count, views, recycle_after))
+            summary = WorkersSummary(output=output, requested=count, workers=workers)
+            threads = max(1, (os.cpu_count() or 1) // workers)
+            gpus = [] if device == "cpu" else visible_gpus(dict(os.environ), _nvidia_smi_listing())
+            free_slots = list(range(workers))
+            running: dict[int, tuple[subprocess.Popen, _Batch, Path, int]] = {}
+            failures: list[str] = []
+            try:
+                while queue or running:
+                    reason = stop_requested()
+                    if reason:
+                        queue.clear()
+                        for proc, *_ in running.values():
+                            proc.send_signal(signal.SIGTERM)
+                    while queue and free_slots and not reason:
+                        batch, slot = queue.popleft(), free_slots.pop(0)
+                        env = {**worker_env(dict(os.environ), threads, slot, gpus), LOCK_ENV: str(os.getpid())}
+                        proc, log = _spawn(loaded.path, output, seed, loaded.overrides, batch, env, device)
+                        running[proc.pid] = (proc, batch, log, slot)
+                        summary.workers_started += 1
+                    time.sleep(POLL_S)
+                    for pid, (proc, batch, log, slot) in list(running.items()):
+                        if proc.poll() is None:
+                            continue
+                        del running[pid]
+                        free_slots.append(slot)
+                        missing = _missing(dataset, batch)
+                        if proc.returncode == 2:  # bad input: the same for every worker, so stop here
+                            raise ConfigError(_tail(log))
+                        if missing and not reason:
+                            if batch.tries < retries:
+                                batch.tries += 1
+                                summary.retried.append(batch.start)
+                                queue.appendleft(batch)
+                            else:
+                                failures.append(f"images {missing} failed {batch.tries + 1} times; last worker "
+                                                f"(exit {proc.returncode}) said:\n{_tail(log)}")
+                        log.unlink(missing_ok=True)
+                    if on_progress:
+                        on_progress(_count_done(dataset, start, count))
+            finally:
+                for proc, *_ in running.values():
+                    proc.kill()
+                _rewrite_dataset_files(dataset)
+            summary.rendered = _count_done(dataset, start, count)
+            summary.seconds = time.perf_counter() - t0
+            if failures:
+                raise RenderError("\n".join(failures))
             reason = stop_requested()
             if reason:
-                queue.clear()
-                for proc, *_ in running.values():
-                    proc.send_signal(signal.SIGTERM)
-            while queue and free_slots and not reason:
-                batch, slot = queue.popleft(), free_slots.pop(0)
-                env = worker_env(dict(os.environ), threads, slot, gpus)
-                proc, log = _spawn(loaded.path, output, seed, loaded.overrides, batch, env, device)
-                running[proc.pid] = (proc, batch, log, slot)
-                summary.workers_started += 1
-            time.sleep(POLL_S)
-            for pid, (proc, batch, log, slot) in list(running.items()):
-                if proc.poll() is None:
-                    continue
-                del running[pid]
-                free_slots.append(slot)
-                missing = _missing(dataset, batch)
-                if proc.returncode == 2:  # bad input: the same for every worker, so stop here
-                    raise ConfigError(_tail(log))
-                if missing and not reason:
-                    if batch.tries < retries:
-                        batch.tries += 1
-                        summary.retried.append(batch.start)
-                        queue.appendleft(batch)
-                    else:
-                        failures.append(f"images {missing} failed {batch.tries + 1} times; last worker "
-                                        f"(exit {proc.returncode}) said:\n{_tail(log)}")
-                log.unlink(missing_ok=True)
-            if on_progress:
-                on_progress(_count_done(dataset, start, count))
+                raise Stopped(f"{reason}: stopped with {summary.rendered} of {count} images complete")
+            return summary
+
     finally:
-        for proc, *_ in running.values():
-            proc.kill()
-        _rewrite_dataset_files(dataset)
-    summary.rendered = _count_done(dataset, start, count)
-    summary.seconds = time.perf_counter() - t0
-    if failures:
-        raise RenderError("\n".join(failures))
-    reason = stop_requested()
-    if reason:
-        raise Stopped(f"{reason}: stopped with {summary.rendered} of {count} images complete")
-    return summary
+        dataset.discard_if_unused()
 
 
 def _spawn(config: Path, output: Path, seed: int, overrides: tuple[str, ...], batch: _Batch,
