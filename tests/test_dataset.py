@@ -57,6 +57,22 @@ def test_an_image_is_complete_only_with_all_three_files_and_readable_meta(tmp_pa
     assert broken == [ds.meta_path(2)]
 
 
+def test_a_truncated_image_an_empty_mask_or_a_mask_of_the_wrong_size_is_not_complete(tmp_path):
+    ds = Dataset(tmp_path)
+    ds.check_writable()
+    for i in range(5):
+        write_fake_image(ds, i)
+    data = ds.image_path(1).read_bytes()
+    ds.image_path(1).write_bytes(data[:len(data) // 2])  # cut short
+    ds.mask_path(2).write_bytes(b"")  # zero bytes after a power cut
+    meta = json.loads(ds.meta_path(3).read_text())
+    meta["width"] += 1  # the mask no longer matches its meta
+    ds.meta_path(3).write_text(json.dumps(meta))
+    records, broken = ds.load_records()
+    assert sorted(records) == [0, 4]
+    assert broken == [ds.image_path(1), ds.mask_path(2), ds.image_path(3), ds.mask_path(3)]
+
+
 def test_coco_is_written_from_the_records_it_is_given(tmp_path):
     ds = Dataset(tmp_path)
     ds.check_writable()

@@ -1,5 +1,6 @@
 """End-to-end renders with the real bpy wheel (tiny images): labels, determinism, resume, errors."""
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -202,6 +203,20 @@ def test_a_second_run_on_a_folder_in_use_is_refused_and_the_first_completes(tmp_
     _, stderr = first.communicate(timeout=300)
     assert first.returncode == 0, stderr
     assert assert_consistent(out) == [0, 1, 2]
+
+
+def test_a_rerun_repairs_an_image_cut_short_and_a_zero_byte_mask(rendered, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(rendered, out)
+    data = (out / "images" / "000001.png").read_bytes()
+    (out / "images" / "000001.png").write_bytes(data[:len(data) // 2])
+    (out / "masks" / "000002.png").write_bytes(b"")
+    config = write_config(tmp_path, tiny_config())
+    result = cli("render", config, "-o", out, "-n", "4", "--seed", "7", check=True)
+    assert "Rendered 2 images" in result.stdout and "2 already complete" in result.stdout, result.stdout
+    assert (out / "images" / "000001.png").read_bytes() == (rendered / "images" / "000001.png").read_bytes()
+    assert (out / "masks" / "000002.png").read_bytes() == (rendered / "masks" / "000002.png").read_bytes()
+    cli("validate", out, check=True)
 
 
 def test_rerunning_a_finished_command_renders_nothing(rendered, tmp_path):

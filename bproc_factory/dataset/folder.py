@@ -199,8 +199,9 @@ class Dataset:
         atomic_write_json(self.meta_path(i), meta)
 
     def load_records(self) -> tuple[dict[int, dict[str, Any]], list[Path]]:
-        """COCO records of every complete image, and the meta files that do not parse (those
-        images count as incomplete)."""
+        """COCO records of every complete image, and the files that make an image incomplete
+        although all three exist: a meta that does not parse, an image or mask cut short or of
+        another size than its meta says (checked from the files' first and last bytes)."""
         records, broken = {}, []
         for path in sorted((self.root / "meta").glob("*.json")):
             if not path.stem.isdigit():
@@ -209,9 +210,16 @@ class Dataset:
             if not (self.image_path(i).is_file() and self.mask_path(i).is_file()):
                 continue
             try:
-                records[i] = coco_record(json.loads(path.read_text(encoding="utf-8")))
+                record = coco_record(json.loads(path.read_text(encoding="utf-8")))
             except (OSError, ValueError, KeyError, TypeError):
                 broken.append(path)
+                continue
+            size = (record["image"]["width"], record["image"]["height"])
+            damaged = [p for p in (self.image_path(i), self.mask_path(i)) if not image_file_whole(p, size)]
+            if damaged:
+                broken += damaged
+            else:
+                records[i] = record
         return records, broken
 
     def write_coco(self, records: dict[int, dict[str, Any]], categories: dict[str, int],
@@ -236,3 +244,23 @@ def _difference(old: Any, new: Any) -> str:
         inner = [f"{k}: {_difference(old.get(k), new.get(k))}" for k in changed[:3]]
         return "; ".join(inner)
     return f"{old} vs {new}"
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def image_file_whole(path: Path, size: tuple[int, int]) -> bool:
+    """Whether a PNG or JPEG file as the writers make them is whole (a PNG ends with its IEND
+    chunk, a JPEG with its end marker) and, for a PNG, ``size`` (width, height) as its header says;
+    reads a few bytes only, so resuming a large dataset stays fast."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(24)
+            f.seek(max(0, os.fstat(f.fileno()).st_size - 12))
+            tail = f.read(12)
+    except OSError:
+        return False
+    if head.startswith(_PNG_SIGNATURE):
+        return tail == _PNG_END and (int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")) == size
+    return head.startswith(b"\xff\xd8") and tail.endswith(b"\xff\xd9")

@@ -59,7 +59,8 @@ def merge_datasets(sources: list[Path], out: Path) -> MergeSummary:
     for ds in (Dataset(src, suffix) for src in sources):
         found, broken = ds.load_records()
         if broken:
-            raise MergeError(f"{broken[0]}: unreadable meta file; re-render or validate the source first")
+            raise MergeError(f"{broken[0]}: damaged (unreadable, cut short or of the wrong size); re-render or "
+                             "validate the source first")
         for i, record in found.items():
             if i in owners:
                 if not _same_image(owners[i], ds, i):

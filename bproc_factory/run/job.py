@@ -134,8 +134,8 @@ def render_dataset(config: Path | LoadedScenario, output: Path, count: int, star
         requested = range(start, start + count)
         todo = [i for i in requested if i not in records]
         summary = RunSummary(output=dataset.root, requested=count, skipped=count - len(todo))
-        summary.warnings += [f"{p}: unreadable meta file; the image is re-rendered if requested, and "
-                             "left out of coco.json otherwise" for p in broken]
+        summary.warnings += [f"{p}: damaged (unreadable, cut short or of the wrong size); its image is "
+                             "re-rendered if requested, and left out of coco.json otherwise" for p in broken]
         job = _Job(loaded, assets, dataset, seed, categories, identity, records, summary, subset, device=device)
         if on_total:
             on_total(len(todo))
