@@ -155,3 +155,15 @@ def test_an_unrenderable_lens_is_a_config_error_before_anything_is_written(tmp_p
         assert result.returncode == 2 and "camera.distortion: image 0" in result.stderr
         assert "not invertible" in " ".join(result.stderr.split())
     assert not (tmp_path / "out").exists()
+
+
+def test_a_focal_length_in_mm_needs_the_sensor_width_and_check_warns_of_a_phone_lens_on_a_full_frame(tmp_path):
+    camera = {k: v for k, v in tiny_config()["camera"].items() if k != "K"}
+    missing = cli("check", write_config(tmp_path, tiny_config(camera={**camera, "focal_length_mm": 4})))
+    assert missing.returncode == 2 and "camera: focal_length_mm: 4.0 mm needs sensor_width_mm" in \
+        " ".join(missing.stderr.split())
+    wide = cli("check", write_config(tmp_path, tiny_config(camera={**camera, "focal_length_mm": 4,
+                                                                   "sensor_width_mm": 36})), check=True)
+    said = " ".join(wide.stderr.split())
+    assert "camera: a 155 deg horizontal field of view" in said
+    assert "objects[0]: its smallest instances stand about 1 px across" in said

@@ -84,7 +84,8 @@ class CameraProfile(StrictModel):
     focal_length_mm: float | None = Field(default=None, gt=0, description="focal length in millimetres, > 0, "
                                           "with the principal point at the image centre; give it or K, not both")
     sensor_width_mm: float = Field(default=36.0, gt=0, description="physical sensor width in millimetres; sets "
-                                   "the real focal length, and so the depth of field")
+                                   "the real focal length, and so the depth of field; required with "
+                                   "focal_length_mm (a phone's main camera is about 6-7 mm wide)")
     distortion: Distortion | None = Field(default=None, description="lens distortion; null: an ideal pinhole")
     dof: DepthOfField | None = Field(default=None, description="depth of field; null: everything sharp")
     motion_blur: MotionBlur | None = Field(default=None, description="motion blur; null: none")
@@ -95,6 +96,10 @@ class CameraProfile(StrictModel):
     def _one_intrinsics(self) -> "CameraProfile":
         if (self.K is None) == (self.focal_length_mm is None):
             raise ValueError("give exactly one of 'K' (fx, fy, cx, cy) or 'focal_length_mm'")
+        if self.focal_length_mm is not None and "sensor_width_mm" not in self.model_fields_set:
+            raise ValueError(f"focal_length_mm: {self.focal_length_mm} mm needs sensor_width_mm, the sensor's "
+                             "width in mm (36 on a full-frame camera, about 6-7 on a phone): the field of view "
+                             "depends on both; or give K in pixels")
         if self.K is not None:
             w, h = self.resolution
             if not (0 <= self.K.cx < w and 0 <= self.K.cy < h):

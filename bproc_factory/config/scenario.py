@@ -299,7 +299,7 @@ class Scenario(StrictModel):
     @property
     def camera_or_default(self) -> CameraConfig:
         """The camera section, or defaults for a backplate (whose photo fixes size, K and pose)."""
-        return self.camera or CameraConfig(resolution=(640, 480), focal_length_mm=35.0)
+        return self.camera or CameraConfig(resolution=(640, 480), focal_length_mm=35.0, sensor_width_mm=36.0)
 
     @field_validator("categories")
     @classmethod

@@ -2,10 +2,14 @@
 scenes, without rendering; survey a scene's marks."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from bproc_factory.assets import (
+    Asset,
     SceneInfo,
     Survey,
     billboard_elevation_warnings,
@@ -17,6 +21,7 @@ from bproc_factory.assets import (
 from bproc_factory.config import LoadedScenario, as_loaded
 from bproc_factory.errors import SceneError
 from bproc_factory.plan import check_fit, plan_scene
+from bproc_factory.sensor import intrinsics
 
 
 @dataclass(frozen=True)
@@ -61,4 +66,35 @@ def check_config(config: Path | LoadedScenario, overrides: tuple[str, ...] = (),
     v = loaded.scenario.views_per_scene
     for s in range(scenes):
         plan_scene(loaded, assets, info, 0, s, list(range(s * v, s * v + v)))
-    return CheckReport(loaded, scene, info, categories, billboard_elevation_warnings(loaded, assets))
+    warnings = billboard_elevation_warnings(loaded, assets)
+    if not is_backplate(scene):  # a backplate's photo fixes the camera
+        warnings += camera_warnings(loaded, assets)
+    return CheckReport(loaded, scene, info, categories, warnings)
+
+
+WIDE_FOV_DEG = 120.0  # a pinhole wider than this stretches the edges of the image beyond use
+SMALL_OBJECT_PX = 16.0  # an object smaller than this across is hard for any detector
+
+
+def camera_warnings(loaded: LoadedScenario, assets: list[list[Asset]]) -> list[str]:
+    """Warnings for a camera that sees an extreme field of view, or from whose farthest distance an
+    object group's smallest instances would stand under SMALL_OBJECT_PX pixels in the image."""
+    cam = loaded.scenario.camera_or_default
+    K = intrinsics(cam)
+    w = cam.resolution[0]
+    fov = math.degrees(2 * math.atan2(w / 2, K[0, 0]))
+    out = []
+    if fov > WIDE_FOV_DEG and not (cam.distortion and cam.distortion.model == "fisheye"):
+        out.append(f"camera: a {fov:.0f} deg horizontal field of view ({w} px at fx {K[0, 0]:.0f}); check the "
+                   "focal length and sensor_width_mm")
+    far = cam.distance_m.support()[1]
+    for g, (group, found) in enumerate(zip(loaded.scenario.objects, assets)):
+        if group.size_m is not None or not found:
+            continue
+        smallest = min(float(np.ptp(a.hull_canonical, axis=0).max()) for a in found) * group.scale.support()[0]
+        px = K[0, 0] * smallest / far
+        if px < SMALL_OBJECT_PX:
+            out.append(f"objects[{g}]: its smallest instances stand about {px:.0f} px across at the camera's "
+                       f"farthest distance ({far:g} m, fx {K[0, 0]:.0f}); under {SMALL_OBJECT_PX:.0f} px few "
+                       "detectors find them")
+    return out
