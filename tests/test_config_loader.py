@@ -115,3 +115,30 @@ def test_bad_set_overrides_say_what_is_wrong(item, message):
 
 def test_override_with_a_typo_is_caught_by_validation(tmp_path):
     assert "render.sampels: unknown key" in error_of(tmp_path, tiny_config(), "render.sampels=3")
+
+
+DEMO = Path(__file__).resolve().parent.parent / "configs" / "demo.yaml"
+
+
+def test_the_set_examples_of_the_cli_docs_load_on_the_demo():
+    text = (DEMO.parent.parent / "docs" / "cli.md").read_text(encoding="utf-8")
+    examples = re.findall(r'`--set "?([^`"]+)"?`', text)
+    assert len(examples) >= 3, examples
+    for item in examples:
+        load_scenario(DEMO, [item])
+
+
+def test_a_new_resolution_scales_the_inline_intrinsics_with_it():
+    camera = load_scenario(DEMO, ["camera.resolution=[320,240]"]).scenario.camera
+    assert camera.resolution == (320, 240)
+    assert (camera.K.fx, camera.K.fy, camera.K.cx, camera.K.cy) == (310.0, 310.0, 159.5, 119.5)
+
+
+def test_a_profile_beside_inline_intrinsics_is_refused_naming_both():
+    with pytest.raises(ConfigError, match=r"demo.yaml: camera: the profile 'cameras/phone_main.yaml' is a whole "
+                                          r"camera, and resolution, K given beside it"):
+        load_scenario(DEMO, ["camera.profile=cameras/phone_main.yaml"])
+    swapped = load_scenario(DEMO, ["camera.profile=cameras/phone_main.yaml", "camera.K=null",
+                                   "camera.resolution=null"]).scenario.camera
+    profile = yaml.safe_load((DEMO.parent / "cameras" / "phone_main.yaml").read_text())
+    assert list(swapped.resolution) == profile["resolution"] and swapped.distortion is not None

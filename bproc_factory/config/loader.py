@@ -27,7 +27,8 @@ from bproc_factory.errors import FactoryError
 
 PROFILE_SECTIONS = {"camera": CameraProfile, "sensor": SensorProfile}
 # keys of which a profile may give one and the scenario the other: the scenario's replaces the profile's
-_ALTERNATIVES = {"K": "focal_length_mm", "focal_length_mm": "K"}
+# what only a profile may say of its camera (its geometry); dof, motion blur and poses may be set beside it
+_PROFILE_ONLY = {"camera": ("resolution", "K", "focal_length_mm", "sensor_width_mm", "distortion")}
 
 
 class ConfigError(FactoryError, ValueError):
@@ -78,22 +79,27 @@ def as_loaded(config: str | Path | LoadedScenario, overrides: list[str] | tuple[
 
 def _merge_profile(raw: dict[str, Any], section: str, model: type[BaseModel], path: Path) -> None:
     """Replace ``section.profile`` by the profile file's values, with the keys given inline laid
-    over them (deep: ``dof: {f_stop: 2}`` keeps the profile's focus)."""
+    over them (deep: ``dof: {f_stop: 2}`` keeps the profile's focus); a camera profile's geometry
+    (_PROFILE_ONLY) cannot be overridden inline, only nulled."""
     inline = raw.get(section)
     if not isinstance(inline, dict) or not inline.get("profile"):
         return
     ref = inline["profile"]
     if not isinstance(ref, str):
         raise ConfigError(f"{path}: {section}.profile: expected a file path, got {_short(ref)}")
+    mixed = [key for key in _PROFILE_ONLY.get(section, ()) if inline.get(key) is not None]
+    if mixed:
+        raise ConfigError(f"{path}: {section}: the profile '{ref}' is a whole camera, and {', '.join(mixed)} "
+                          "given beside it would make one that exists nowhere; remove the inline "
+                          f"{'key (or set it' if len(mixed) == 1 else 'keys (or set them'} to null), or drop the "
+                          "profile")
     profile_path = (path.parent / ref).resolve()
     if not profile_path.is_file():
         raise ConfigError(f"{path}: {section}.profile: file '{ref}' not found (looked for {profile_path})")
     data = read_yaml(profile_path)
     validate(model, data, profile_path)  # errors name the profile file and its keys
-    for key, other in _ALTERNATIVES.items():
-        if inline.get(key) is not None:
-            data.pop(other, None)
-    raw[section] = deep_merge(data, inline)
+    kept = {k: v for k, v in inline.items() if not (v is None and k in _PROFILE_ONLY.get(section, ()))}
+    raw[section] = deep_merge(data, kept)
 
 
 def _merge_lighting(raw: dict[str, Any], path: Path) -> None:
@@ -287,6 +293,21 @@ def _unwrap(tp: Any, part: Any) -> Any:
 _INDEX = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
+def _scale_intrinsics(camera: dict[str, Any], resolution: Any) -> None:
+    """An inline K follows a new ``camera.resolution`` (the same lens on a smaller or larger image:
+    focal lengths and principal point scaled with the pixels); left alone when either is not a
+    well-formed value (validation names it then)."""
+    old, K = camera.get("resolution"), camera.get("K")
+    numbers = (int, float)
+    if not (isinstance(K, dict) and all(isinstance(K.get(k), numbers) for k in ("fx", "fy", "cx", "cy"))
+            and isinstance(old, list) and isinstance(resolution, list) and len(old) == len(resolution) == 2
+            and all(isinstance(v, numbers) and v > 0 for v in old + resolution)):
+        return
+    sx, sy = resolution[0] / old[0], resolution[1] / old[1]
+    camera["K"] = {**K, "fx": K["fx"] * sx, "fy": K["fy"] * sy,
+                   "cx": (K["cx"] + 0.5) * sx - 0.5, "cy": (K["cy"] + 0.5) * sy - 0.5}
+
+
 def apply_override(raw: dict[str, Any], item: str) -> None:
     """Apply one ``key.path=value`` override in place (value parsed as YAML)."""
     key, sep, text = item.partition("=")
@@ -306,6 +327,8 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
         elif not isinstance(node, dict):
             raise ConfigError(f"--set {item}: {where} is a {type(node).__name__}, not a mapping")
         if depth == len(parts) - 1:
+            if parts == ["camera", "resolution"]:
+                _scale_intrinsics(node, value)
             node[part] = copy.deepcopy(value)
         else:
             if isinstance(part, str) and node.get(part) is None:
