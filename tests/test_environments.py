@@ -52,6 +52,27 @@ def test_scene_check_lists_every_error_of_a_broken_scene(tmp_path):
         assert message in text, message
 
 
+SCRIPTED_SCENE = """
+import bpy, sys, os
+bpy.ops.wm.open_mainfile(filepath=sys.argv[1])
+bpy.data.texts.new("setup.py").write("import bpy\\nbpy.data.objects[0].location.z += 5\\n")
+driven = bpy.data.objects[0].driver_add("location", 2).driver
+driven.expression = "bpy.context.scene.frame_current * 0.0"  # needs Python: not a simple expression
+bpy.ops.wm.save_as_mainfile(filepath=sys.argv[2])
+os._exit(0)
+"""
+
+
+def test_scene_check_warns_that_a_files_scripts_and_python_drivers_will_not_run(tmp_path):
+    blend = tmp_path / "scripted.blend"
+    subprocess.run([sys.executable, "-c", SCRIPTED_SCENE, str(REPO / "scenes" / "tabletop.blend"), str(blend)],
+                   check=True, capture_output=True)
+    result = cli("scene", "check", blend, check=True)
+    said = " ".join((result.stdout + result.stderr).split())
+    assert "the file holds Python text blocks (setup.py); they do not run" in said
+    assert "1 driver(s) need Python" in said and "location" in said
+
+
 def test_render_refuses_a_broken_scene_naming_it_before_writing_anything(tmp_path):
     blend = tmp_path / "broken.blend"
     subprocess.run([sys.executable, "-c", BROKEN_SCENE, str(blend)], check=True, capture_output=True)

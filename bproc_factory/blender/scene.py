@@ -101,6 +101,7 @@ def survey_scene() -> Survey:
                         "ranges put it, walls included")
     if not any(o.type == "LIGHT" for o in bpy.data.objects):
         warnings.append("the scene has no lights of its own: the config's lights and world light it")
+    warnings += _script_warnings()
     if errors:
         return Survey(None, errors, warnings)
     if targets:
@@ -114,6 +115,29 @@ def survey_scene() -> Survey:
                      props=tuple(o.name for o in _members(PROP_COLLECTION)),
                      lights=tuple(o.name for o in lights), surfaces=tuple(o.name for o in surfaces))
     return Survey(info, errors, warnings)
+
+
+def _script_warnings() -> list[str]:
+    """The open file's Python, which never runs here (the factory opens scenes with auto-run off):
+    text blocks, and drivers whose expressions need Python (Blender evaluates simple ones itself)."""
+    texts = sorted(t.name for t in bpy.data.texts if t.as_string().strip())
+    drivers = []
+    for collection in (bpy.data.objects, bpy.data.meshes, bpy.data.materials, bpy.data.lights, bpy.data.cameras,
+                       bpy.data.worlds, bpy.data.node_groups, bpy.data.shape_keys, bpy.data.scenes):
+        for block in collection:
+            trees = [block, getattr(block, "node_tree", None)]
+            for owner in (t for t in trees if t is not None and getattr(t, "animation_data", None)):
+                drivers += [f"{block.name}: {fc.data_path}" for fc in owner.animation_data.drivers
+                            if fc.driver.type == "SCRIPTED" and not fc.driver.is_simple_expression]
+    out = []
+    if texts:
+        out.append(f"the file holds Python text blocks ({', '.join(texts)}); they do not run when the factory "
+                   "opens it: apply what they do to the scene and save it")
+    if drivers:
+        shown = ", ".join(drivers[:3]) + (f" and {len(drivers) - 3} more" if len(drivers) > 3 else "")
+        out.append(f"{len(drivers)} driver(s) need Python ({shown}); they do not run when the factory opens the "
+                   "file: use simple expressions or bake the values")
+    return out
 
 
 def read_scene_info(path: Path) -> SceneInfo:
