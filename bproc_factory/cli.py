@@ -7,6 +7,8 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
+import traceback
 from pathlib import Path
 from typing import Annotated, Iterator, Optional
 
@@ -531,6 +533,20 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
     pass
 
 
+def _unexpected(exc: Exception) -> str:
+    """One paragraph for an error no check foresaw; the traceback goes to a file it names, for a
+    bug report, instead of the terminal."""
+    log = Path(tempfile.gettempdir()) / f"bproc-factory-error-{os.getpid()}.log"
+    try:
+        log.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+        where = f" (details for a bug report: {log})"
+    except OSError:
+        where = ""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}" + (f": {exc.filename}" if exc.filename else "") + where
+    return f"unexpected {type(exc).__name__}: {exc}{where}"
+
+
 def main() -> None:
     """Console entry point. Exits with ``os._exit`` once ``bpy`` is loaded: the bpy wheel can crash
     in its C++ static destructors after Python has shut down, turning success into a segfault."""
@@ -539,6 +555,9 @@ def main() -> None:
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except Exception as exc:  # not a FactoryError: a fault of the machine (disk full) or of ours
+        code = 1
+        err.print(f"[bold red]error:[/] {escape(_unexpected(exc))}", highlight=False, soft_wrap=True)
     if "bpy" in sys.modules:
         shutil.rmtree(sys.modules["bpy"].app.tempdir, ignore_errors=True)  # os._exit skips it
         sys.stdout.flush()

@@ -205,6 +205,22 @@ def test_a_second_run_on_a_folder_in_use_is_refused_and_the_first_completes(tmp_
     assert assert_consistent(out) == [0, 1, 2]
 
 
+def test_an_unforeseen_error_after_blender_loaded_is_one_message_and_exit_1_not_a_segfault(tmp_path):
+    config = write_config(tmp_path, tiny_config(views_per_scene=1))
+    out = tmp_path / "out"
+    proc = start_render(config, out, 4)
+    wait_for_images(proc, out, 1)
+    (out / "meta").rename(tmp_path / "meta_aside")  # the folder goes away under the run: not a checked case
+    (out / "meta").write_text("a file now")
+    _, stderr = proc.communicate(timeout=300)
+    said = " ".join(stderr.split())
+    assert proc.returncode == 1, (proc.returncode, said)
+    assert "Traceback" not in said and "error: Not a directory" in said and "details for a bug report:" in said
+    log = Path(said.split("details for a bug report: ")[1].split(")")[0])
+    assert "NotADirectoryError" in log.read_text()
+    log.unlink()
+
+
 def test_a_rerun_repairs_an_image_cut_short_and_a_zero_byte_mask(rendered, tmp_path):
     out = tmp_path / "out"
     shutil.copytree(rendered, out)

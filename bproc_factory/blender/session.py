@@ -7,6 +7,7 @@ in one label pass and one beauty pass per render canvas, and everything is remov
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -39,6 +40,8 @@ from bproc_factory.errors import RenderError  # noqa: E402
 from bproc_factory.labels import amodal_canvas, frame_groups  # noqa: E402
 from bproc_factory.plan import ScenePlan, ViewPlan  # noqa: E402
 from bproc_factory.timing import timed  # noqa: E402
+
+_STORAGE_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}  # a full disk, file size limit or quota
 
 GENERATED_COLLECTION = "bpf_generated"
 WORK_PREFIX = "bpf_render_"
@@ -163,6 +166,10 @@ class RenderSession:
         try:
             yield
         except Exception as exc:
+            if isinstance(exc, OSError) and exc.errno in _STORAGE_FULL:  # said plainly: the log adds nothing
+                raise RenderError(f"scene {plan.scene_index}: {exc.strerror} while writing "
+                                  f"{exc.filename or 'its render passes'}: free space (or raise the quota) "
+                                  "and re-run the same command; finished images are kept") from exc
             raise RenderError(f"scene {plan.scene_index}: rendering failed: {exc}\n"
                               f"last Blender output:\n{self._log_tail()}") from exc
 
