@@ -8,6 +8,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 import traceback
 from pathlib import Path
 from typing import Annotated, Iterator, Optional
@@ -77,6 +78,11 @@ def _errors_reported(progress: "Progress | _RenderBars | None" = None, stop: "_S
         raise typer.Exit(exc.exit_code) from None
 
 
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m{secs:02d}s"
+
+
 def _stop(progress: "Progress | _RenderBars | None") -> None:
     if progress is not None:
         progress.stop()
@@ -105,26 +111,45 @@ class _StopOnSignal:
 
 class _RenderBars:
     """Progress bars for a render's runs: one per run (each sweep subset), shown once its image
-    count is known; the run's summary is printed when it ends."""
+    count is known; the run's summary is printed when it ends. Outside a terminal (a Slurm log,
+    CI) a bar would print nothing until the end, so plain lines come instead, at most every
+    PLAIN_PROGRESS_S seconds and at the last image."""
+
+    PLAIN_PROGRESS_S = 30.0
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
+        self.plain = not err.is_terminal
         self.current: Progress | None = None
         self._task = None
         self._instances = 0
+        self._label, self._total, self._t0, self._said, self._shown = "", 0, 0.0, 0.0, -1
 
     def started(self, label: str, total: int) -> None:
         self.current = Progress(TextColumn(f"[bold]{escape(label)}"), BarColumn(), MofNCompleteColumn(),
                                 TextColumn("{task.fields[instances]} instances"), TimeElapsedColumn(),
-                                TextColumn("ETA"), TimeRemainingColumn(), console=err, disable=self.quiet)
+                                TextColumn("ETA"), TimeRemainingColumn(), console=err,
+                                disable=self.quiet or self.plain)
         self._task = self.current.add_task("render", total=total, instances=0)
         self._instances = 0
+        self._label, self._total, self._t0 = label, total, time.monotonic()
+        self._said, self._shown = self._t0, 0
         self.current.start()
+        if self.plain and not self.quiet:
+            err.print(f"{label}: {total} images to render", highlight=False, soft_wrap=True)
 
     def progress(self, done: int, instances: int) -> None:
         self._instances += instances
         if self.current is not None:
             self.current.update(self._task, completed=done, instances=self._instances)
+        now = time.monotonic()
+        due = now - self._said >= self.PLAIN_PROGRESS_S or done == self._total
+        if self.plain and not self.quiet and due and done != self._shown:
+            self._said, self._shown = now, done
+            elapsed = now - self._t0
+            eta = f", about {_duration(elapsed / done * (self._total - done))} left" if 0 < done < self._total else ""
+            err.print(f"{self._label}: {done}/{self._total} images, {self._instances} instances, "
+                      f"{_duration(elapsed)} elapsed{eta}", highlight=False, soft_wrap=True)
 
     def stop(self) -> None:
         _stop(self.current)

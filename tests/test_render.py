@@ -230,6 +230,8 @@ def test_a_rerun_repairs_an_image_cut_short_and_a_zero_byte_mask(rendered, tmp_p
     config = write_config(tmp_path, tiny_config())
     result = cli("render", config, "-o", out, "-n", "4", "--seed", "7", check=True)
     assert "Rendered 2 images" in result.stdout and "2 already complete" in result.stdout, result.stdout
+    # outside a terminal, plain progress lines instead of a bar that would show nothing until the end
+    assert "rendering: 2 images to render" in result.stderr and "rendering: 2/2 images" in result.stderr
     assert (out / "images" / "000001.png").read_bytes() == (rendered / "images" / "000001.png").read_bytes()
     assert (out / "masks" / "000002.png").read_bytes() == (rendered / "masks" / "000002.png").read_bytes()
     cli("validate", out, check=True)

@@ -135,5 +135,6 @@ def summary_lines(summary: RunSummary | WorkersSummary) -> list[str]:
                 f"({summary.workers_started} processes{retried}) in {summary.seconds:.1f} s -> {summary.output}"]
     skipped = f", {summary.skipped} already complete" if summary.skipped else ""
     return [f"Rendered {summary.rendered} images ({summary.instances} instances{skipped}) in "
-            f"{summary.seconds:.1f} s, {summary.seconds_per_image:.2f} s/image on {summary.device} "
+            f"{summary.seconds:.1f} s ({summary.setup_seconds:.1f} s of it setup), "
+            f"{summary.seconds_per_image:.2f} s/image after setup on {summary.device} "
             f"-> {summary.output}", *run_report(summary.occlusion, summary.visibility)]
