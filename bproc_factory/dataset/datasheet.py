@@ -28,13 +28,20 @@ LABEL_POLICY = """\
   `truncated_is_lower_bound` when the silhouette reaches past it).
 - Annotation id = image id x 10000 + instance id; category ids never 0 and stable across shards."""
 
-LIMITATIONS = """\
-- Masks are pinhole, mid-exposure geometry: motion blur and defocus blur the RGB, not the labels.
-- Objects stand on their placement areas (upright or on a face of their convex hull) without
-  touching; no physics settling, stacking or piles.
-- The sensor model (when configured) is a per-image pipeline fitted or chosen by the user; without
-  one, colours are Cycles' scene-linear output encoded to sRGB with a hard clip.
-- Polygon exports (YOLO) trace outer boundaries only; holes are filled."""
+def limitations(config: dict[str, Any] | None) -> str:
+    """The known limitations of a run's images, as its (resolved) config makes them: what it
+    does not turn on is said, what it does is not."""
+    objects = (config or {}).get("objects") or []
+    poses = {group.get("pose", "upright") for group in objects}
+    lines = ["- Masks are pinhole, mid-exposure geometry: motion blur and defocus blur the RGB, not the labels."]
+    if "drop" not in poses:
+        how = " or ".join(p for p in ("upright", "stable") if p in poses) or "upright"
+        lines.append(f"- Objects stand on their placement areas ({how}) without touching; this config has no "
+                     "physics settling, stacking or piles (an object group's `pose: drop` makes them).")
+    if not (config or {}).get("sensor"):
+        lines.append("- No sensor model: colours are Cycles' scene-linear output encoded to sRGB with a hard clip.")
+    lines.append("- Polygon exports (YOLO) trace outer boundaries only; holes are filled.")
+    return "\n".join(lines)
 
 
 def _table(rows: list[tuple[Any, ...]], header: tuple[str, ...]) -> str:
@@ -96,7 +103,7 @@ def datasheet(identity: dict[str, Any], records: dict[int, dict[str, Any]]) -> s
     if identity.get("config") is not None:
         parts += ["## Config (resolved, as validated)",
                   "```yaml\n" + yaml.safe_dump(identity["config"], sort_keys=False).rstrip() + "\n```"]
-    parts += ["## Label policy", LABEL_POLICY, "## Known limitations", LIMITATIONS]
+    parts += ["## Label policy", LABEL_POLICY, "## Known limitations", limitations(identity.get("config"))]
     return "\n\n".join(parts) + "\n"
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 
 Row = dict[str, Any]
 
@@ -43,17 +44,36 @@ def histogram(values: list[float], title: str, xlabel: str, path: Path, bins: in
     if values:
         ax.hist(values, bins=_bins(values, bins, log), color="#4477aa", edgecolor="white")
         if log:
-            ax.set_xscale("log")
+            _log_axis(ax)
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(xlabel, fontsize=8)
     ax.set_ylabel("count", fontsize=8)
     return _save(fig, path)
 
 
+def _log_axis(ax) -> None:
+    """A log x axis labelled at its decades only (labelled minor ticks ran into each other)."""
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
+def kind_of(values: list[Any], most: int = 30) -> str:
+    """How a sampled value's plot shows it: ``constant`` (one value: listed, not plotted), ``bars``
+    (text, booleans, or whole numbers taking at most ``most`` values: a count has no bins), or
+    ``histogram``."""
+    if len(set(values)) == 1:
+        return "constant"
+    whole = all(isinstance(v, int) or (isinstance(v, float) and v.is_integer()) for v in values)
+    if all(isinstance(v, (str, bool)) for v in values) or (whole and len(set(values)) <= most):
+        return "bars"
+    return "histogram"
+
+
 def _bins(values: list[float], bins: int, log: bool):
     lo, hi = min(values), max(values)
-    if lo == hi:
-        return 1
+    if lo == hi:  # one narrow bar at the value (matplotlib's default spans value +- 0.5)
+        half = max(abs(lo), 1.0) * 0.01
+        return [lo - half, lo + half]
     if log and lo > 0:
         return [lo * (hi / lo) ** (k / bins) for k in range(bins + 1)]
     return min(bins, max(1, len(set(values))))
@@ -73,7 +93,7 @@ def per_category_histogram(instances: list[Row], key: str, title: str, xlabel: s
         for name, vs in sorted(groups.items()):
             ax.hist(vs, bins=edges, alpha=0.55, label=name)
         if log:
-            ax.set_xscale("log")
+            _log_axis(ax)
         ax.legend(fontsize=7)
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(xlabel, fontsize=8)
@@ -81,9 +101,11 @@ def per_category_histogram(instances: list[Row], key: str, title: str, xlabel: s
 
 
 def bar_counts(values: list[Any], title: str, path: Path) -> Path:
-    """A bar chart of how often each category-like value occurs."""
-    counts = Counter(str(v) for v in values)
-    names = sorted(counts)
+    """A bar chart of how often each category-like value (or whole number) occurs, numbers in order."""
+    counts = Counter(values)
+    order = sorted(counts, key=lambda v: (isinstance(v, str), v if not isinstance(v, str) else 0, str(v)))
+    counts = Counter({str(v): counts[v] for v in order})
+    names = [str(v) for v in order]
     fig, ax = plt.subplots(figsize=(4.2, 2.8))
     ax.bar(range(len(names)), [counts[n] for n in names], color="#4477aa")
     ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=7)

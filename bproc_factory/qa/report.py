@@ -35,10 +35,10 @@ def build_report(root: Path, out: Path) -> Path:
         (out / sub).mkdir(parents=True, exist_ok=True)
     params, instances = build_tables(root)
     tables = write_table(params, out / "tables" / "params") + write_table(instances, out / "tables" / "instances")
-    figures = _plots(params, instances, out / "plots")
+    figures, constants = _plots(params, instances, out / "plots")
     skipped: list[str] = []
     sheet_files = _sheets(dataset, coco, instances, out / "sheets", skipped)
-    page = _page(root, coco, identity, instances, figures, sheet_files, tables, skipped, out)
+    page = _page(root, coco, identity, instances, figures, constants, sheet_files, tables, skipped, out)
     index = out / "index.html"
     index.write_text(page, encoding="utf-8")
     return index
@@ -48,9 +48,11 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
 
 
-def _plots(params: list[dict], instances: list[dict], folder: Path) -> list[tuple[str, Path]]:
-    """Label statistics, then one plot per sampled value: per image and per object, numeric
-    values as histograms, categorical ones as bar charts."""
+def _plots(params: list[dict], instances: list[dict],
+           folder: Path) -> tuple[list[tuple[str, Path]], list[tuple[str, Any]]]:
+    """Label statistics, then one plot per sampled value that varies, per image and per object:
+    whole numbers with few values and categorical ones as bar charts, other numbers as
+    histograms; and the sampled values that never vary, with their value (no plot each)."""
     figs = [("Class balance", plots.class_balance(instances, params, folder / "class_balance.png")),
             ("Instances per image", plots.histogram([r["instances"] for r in params], "Instances per image",
                                                     "instances", folder / "instances_per_image.png")),
@@ -69,16 +71,20 @@ def _plots(params: list[dict], instances: list[dict], folder: Path) -> list[tupl
                  ("Truncation", plots.per_category_histogram(
                      instances, "object.truncated", "Truncation (share outside the image)", "share",
                      folder / "truncated.png"))]
+    constants = []
     for rows, scope in ((params, "image"), (instances, "object")):
-        for col in plots.numeric_columns(rows, PARAM_PREFIXES):
+        for col in plots.numeric_columns(rows, PARAM_PREFIXES) + plots.categorical_columns(rows, PARAM_PREFIXES):
             title = col if scope == "image" else f"{col} (per object)"
-            figs.append((title, plots.histogram([r[col] for r in rows if r.get(col) is not None], title,
-                                                col, folder / f"{scope}_{_slug(col)}.png")))
-        for col in plots.categorical_columns(rows, PARAM_PREFIXES):
-            title = col if scope == "image" else f"{col} (per object)"
-            figs.append((title, plots.bar_counts([r[col] for r in rows if r.get(col) is not None], title,
-                                                 folder / f"{scope}_{_slug(col)}.png")))
-    return figs
+            values = [r[col] for r in rows if r.get(col) is not None]
+            path = folder / f"{scope}_{_slug(col)}.png"
+            kind = plots.kind_of(values)
+            if kind == "constant":
+                constants.append((title, values[0]))
+            elif kind == "bars":
+                figs.append((title, plots.bar_counts(values, title, path)))
+            else:
+                figs.append((title, plots.histogram(values, title, col, path)))
+    return figs, constants
 
 
 def _sheets(dataset: Dataset, coco: dict[str, Any], instances: list[dict], folder: Path,
@@ -104,8 +110,8 @@ def _sheets(dataset: Dataset, coco: dict[str, Any], instances: list[dict], folde
         tiles = [sheets.overlay(*pair, by_image.get(i, []), names) for i, pair in first]
         out.append(("Images with their labels", _write(folder / "images.jpg", sheets.grid(
             tiles, 4, TILE, [f"#{i}" for i, _ in first]))))
-    occluded = sorted((r for r in instances if r.get("object.visib_fract") is not None),
-                      key=lambda r: r["object.visib_fract"])
+    occluded = sorted((r for r in instances if r.get("object.visib_fract") is not None
+                       and r["object.visib_fract"] < 1.0), key=lambda r: r["object.visib_fract"])
     for title, rows, caption, name in (
             ("Smallest instances", sorted(instances, key=lambda r: r["area_px"]),
              lambda r: f"{r['area_px']} px", "smallest_instances.jpg"),
@@ -125,8 +131,8 @@ def _write(path: Path, image: np.ndarray) -> Path:
     return path
 
 
-def _page(root: Path, coco: dict, identity: dict, instances: list[dict],
-          figures: list[tuple[str, Path]], sheet_files: list[tuple[str, Path]], tables: list[Path],
+def _page(root: Path, coco: dict, identity: dict, instances: list[dict], figures: list[tuple[str, Path]],
+          constants: list[tuple[str, Any]], sheet_files: list[tuple[str, Path]], tables: list[Path],
           skipped: list[str], out: Path) -> str:
     esc = html.escape
 
@@ -141,6 +147,9 @@ def _page(root: Path, coco: dict, identity: dict, instances: list[dict],
                      for c in coco["categories"])
     label_html = "".join(figure(t, p) for t, p in figures if not t.startswith(PARAM_PREFIXES))
     param_html = "".join(figure(t, p) for t, p in figures if t.startswith(PARAM_PREFIXES))
+    constant_html = ("<p>The same in every image or object:</p><table><tr><th>value</th><th>is</th></tr>"
+                     + "".join(f"<tr><td><code>{esc(t)}</code></td><td>{esc(str(v))}</td></tr>" for t, v in constants)
+                     + "</table>") if constants else ""
     sheet_html = "".join(f'<h3>{esc(t)}</h3><img class="sheet" src="{rel(p)}" alt="{esc(t)}">'
                          for t, p in sheet_files)
     skipped_html = ("<p><b>Left out of the sheets:</b> " + esc("; ".join(skipped)) +
@@ -168,6 +177,7 @@ Config <code>{esc(str(identity.get("config_sha256", "")))}</code>, run seed {esc
 <p>One plot per sampled value: per image, and per object where marked (dotted paths as in the
 tables and in each image's meta).</p>
 <div class="params">{param_html}</div>
+{constant_html}
 <h2>Contact sheets</h2>
 {skipped_html}
 {sheet_html}

@@ -39,6 +39,18 @@ def caption(image: np.ndarray, text: str, origin: tuple[int, int], scale: float 
     cv2.putText(image, text, origin, FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
 
 
+def footer(cell: np.ndarray, text: str, scale: float = 0.45) -> None:
+    """``text`` on a black strip along the cell's bottom, shrunk to the cell's width (outlined
+    captions of 160 px tiles ran off the tile and into the image)."""
+    width = cell.shape[1]
+    (tw, th), _ = cv2.getTextSize(text, FONT, scale, 1)
+    if tw > width - 8:
+        scale *= (width - 8) / tw
+        (tw, th), _ = cv2.getTextSize(text, FONT, scale, 1)
+    cv2.rectangle(cell, (0, cell.shape[0] - th - 10), (width, cell.shape[0]), (0, 0, 0), -1)
+    cv2.putText(cell, text, (4, cell.shape[0] - 6), FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
+
+
 def fit(tile: np.ndarray, width: int, height: int) -> np.ndarray:
     """``tile`` scaled to fit ``width`` x ``height`` and centred on a dark canvas."""
     scale = min(width / tile.shape[1], height / tile.shape[0])
@@ -56,7 +68,7 @@ def grid(tiles: list[np.ndarray], columns: int, tile_size: tuple[int, int],
     w, h = tile_size
     cells = [fit(t, w, h) for t in tiles]
     for cell, text in zip(cells, captions or []):
-        caption(cell, text, (4, h - 6))
+        footer(cell, text)
     while len(cells) % columns:
         cells.append(np.full((h, w, 3), 32, np.uint8))
     rows = [np.hstack(cells[r:r + columns]) for r in range(0, len(cells), columns)]
