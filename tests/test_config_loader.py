@@ -136,9 +136,17 @@ def test_a_new_resolution_scales_the_inline_intrinsics_with_it():
 
 def test_a_profile_beside_inline_intrinsics_is_refused_naming_both():
     with pytest.raises(ConfigError, match=r"demo.yaml: camera: the profile 'cameras/phone_main.yaml' is a whole "
-                                          r"camera, and resolution, K given beside it"):
+                                          r"lens, and K given beside it"):
         load_scenario(DEMO, ["camera.profile=cameras/phone_main.yaml"])
-    swapped = load_scenario(DEMO, ["camera.profile=cameras/phone_main.yaml", "camera.K=null",
-                                   "camera.resolution=null"]).scenario.camera
+    swapped = load_scenario(DEMO, ["camera.profile=cameras/phone_main.yaml", "camera.K=null"]).scenario.camera
     profile = yaml.safe_load((DEMO.parent / "cameras" / "phone_main.yaml").read_text())
-    assert list(swapped.resolution) == profile["resolution"] and swapped.distortion is not None
+    assert swapped.K.fx == profile["K"]["fx"] and swapped.distortion is not None
+
+
+def test_a_resolution_beside_a_profile_scales_the_profiles_intrinsics():
+    lowlight = DEMO.parent / "worstcase-lowlight.yaml"  # camera: profile: cameras/phone_main.yaml (640x480)
+    camera = load_scenario(lowlight, ["camera.resolution=[320,240]"]).scenario.camera
+    profile = yaml.safe_load((DEMO.parent / "cameras" / "phone_main.yaml").read_text())
+    assert camera.resolution == (320, 240) and camera.K.fx == profile["K"]["fx"] / 2
+    assert camera.K.cx == (profile["K"]["cx"] + 0.5) / 2 - 0.5
+    assert list(camera.distortion.coeffs) == list(load_scenario(lowlight).scenario.camera.distortion.coeffs)

@@ -111,8 +111,8 @@ class CameraProfile(StrictModel):
 
 
 class CameraConfig(CameraProfile):
-    """A camera (inline, or ``profile:`` a profile file, whose resolution, intrinsics and distortion
-    stand as they are while other keys given inline override its) and how its
+    """A camera (inline, or ``profile:`` a profile file, whose lens stands as it is while other
+    keys given inline override its; a resolution given inline scales its K) and how its
     poses are sampled around the scene's camera target, looking at it."""
 
     profile: str | None = Field(default=None, description="camera profile YAML, relative to the config")

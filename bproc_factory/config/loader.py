@@ -27,8 +27,9 @@ from bproc_factory.errors import FactoryError
 
 PROFILE_SECTIONS = {"camera": CameraProfile, "sensor": SensorProfile}
 # keys of which a profile may give one and the scenario the other: the scenario's replaces the profile's
-# what only a profile may say of its camera (its geometry); dof, motion blur and poses may be set beside it
-_PROFILE_ONLY = {"camera": ("resolution", "K", "focal_length_mm", "sensor_width_mm", "distortion")}
+# what only a profile may say of its camera (its lens); a resolution beside it scales its K (the same
+# lens on a smaller or larger image), and dof, motion blur and poses may be set beside it
+_PROFILE_ONLY = {"camera": ("K", "focal_length_mm", "sensor_width_mm", "distortion")}
 
 
 class ConfigError(FactoryError, ValueError):
@@ -79,8 +80,8 @@ def as_loaded(config: str | Path | LoadedScenario, overrides: list[str] | tuple[
 
 def _merge_profile(raw: dict[str, Any], section: str, model: type[BaseModel], path: Path) -> None:
     """Replace ``section.profile`` by the profile file's values, with the keys given inline laid
-    over them (deep: ``dof: {f_stop: 2}`` keeps the profile's focus); a camera profile's geometry
-    (_PROFILE_ONLY) cannot be overridden inline, only nulled."""
+    over them (deep: ``dof: {f_stop: 2}`` keeps the profile's focus); a camera profile's lens
+    (_PROFILE_ONLY) cannot be overridden inline, only nulled, and an inline resolution scales it."""
     inline = raw.get(section)
     if not isinstance(inline, dict) or not inline.get("profile"):
         return
@@ -89,8 +90,8 @@ def _merge_profile(raw: dict[str, Any], section: str, model: type[BaseModel], pa
         raise ConfigError(f"{path}: {section}.profile: expected a file path, got {_short(ref)}")
     mixed = [key for key in _PROFILE_ONLY.get(section, ()) if inline.get(key) is not None]
     if mixed:
-        raise ConfigError(f"{path}: {section}: the profile '{ref}' is a whole camera, and {', '.join(mixed)} "
-                          "given beside it would make one that exists nowhere; remove the inline "
+        raise ConfigError(f"{path}: {section}: the profile '{ref}' is a whole lens, and {', '.join(mixed)} "
+                          "given beside it would make a camera that exists nowhere; remove the inline "
                           f"{'key (or set it' if len(mixed) == 1 else 'keys (or set them'} to null), or drop the "
                           "profile")
     profile_path = (path.parent / ref).resolve()
@@ -98,6 +99,8 @@ def _merge_profile(raw: dict[str, Any], section: str, model: type[BaseModel], pa
         raise ConfigError(f"{path}: {section}.profile: file '{ref}' not found (looked for {profile_path})")
     data = read_yaml(profile_path)
     validate(model, data, profile_path)  # errors name the profile file and its keys
+    if section == "camera" and inline.get("resolution") is not None:
+        _scale_intrinsics(data, inline["resolution"])
     kept = {k: v for k, v in inline.items() if not (v is None and k in _PROFILE_ONLY.get(section, ()))}
     raw[section] = deep_merge(data, kept)
 

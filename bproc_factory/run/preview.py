@@ -14,21 +14,16 @@ from bproc_factory.run.job import RunSummary, render_dataset
 
 
 def preview_overrides(config: Path, overrides: tuple[str, ...], width: int, samples: int) -> tuple[str, ...]:
-    """Overrides that shrink the camera to ``width`` pixels (K scaled to match) and cut samples."""
+    """Overrides that shrink the camera to ``width`` pixels (the loader scales K to match) and cut
+    samples."""
     cam = load_scenario(config, overrides).scenario.camera
     if cam is None:  # a photo backplate: its size is the photo's
         return (*overrides, f"render.samples={samples}", "render.noise_threshold=0.1")
     w, h = cam.resolution
     scale = min(1.0, width / w)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    extra = [f"camera.resolution=[{new_w}, {new_h}]", f"render.samples={samples}",
-             "render.noise_threshold=0.1"]
-    if cam.K is not None:
-        k = cam.K
-        sx, sy = new_w / w, new_h / h  # pixel centres: x' + 0.5 = (x + 0.5) * s
-        extra.append("camera.K={fx: %r, fy: %r, cx: %r, cy: %r}" % (
-            k.fx * sx, k.fy * sy, (k.cx + 0.5) * sx - 0.5, (k.cy + 0.5) * sy - 0.5))
-    return (*overrides, *extra)
+    return (*overrides, f"camera.resolution=[{new_w}, {new_h}]", f"render.samples={samples}",
+            "render.noise_threshold=0.1")
 
 
 def render_preview(config: Path, target: Path, count: int = 6, width: int = 320, samples: int = 8,
