@@ -32,11 +32,16 @@ def replacing(dst: Path) -> Iterator[Path]:
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically, flushed to disk, with the umask's permissions."""
     with replacing(path) as tmp:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide datasets on shared storage
+        _fill(tmp, data)
+
+
+def _fill(tmp: Path, data: bytes) -> None:
+    """Write a temp file whole, flushed to disk, with the umask's permissions."""
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide datasets on shared storage
 
 
 def atomic_write_json(path: Path, obj: Any, indent: int | None = 1) -> None:
@@ -47,13 +52,10 @@ def create_json(path: Path, obj: Any, indent: int | None = 1) -> bool:
     """Write ``path`` whole unless it exists, atomically (a hard link of a full temp file, which
     fails if another writer got there first); False when it already existed."""
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
+    os.close(fd)
     tmp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(_json_bytes(obj, indent))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)
+        _fill(tmp, _json_bytes(obj, indent))
         try:
             os.link(tmp, path)
             return True

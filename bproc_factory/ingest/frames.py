@@ -56,18 +56,15 @@ def read_frames(source: Path, max_frames: int = 240) -> FrameSet:
     step = max(1, int(np.ceil(count / max_frames))) if count > 0 else 1
     frames: list[Frame] = []
     index = 0
-    while True:
-        with _quiet_stderr():
-            ok = cap.grab()
-        if not ok:
-            break
-        if index % step == 0:
-            ok, image = cap.retrieve()
-            if not ok or image is None:
-                raise IngestError(f"{source}: frame {index} cannot be decoded (corrupt stream or "
-                                  "unsupported codec)")
-            frames.append(Frame(index, image, f"frame {index}"))
-        index += 1
+    with _quiet_stderr():  # once for the whole clip, not per frame
+        while cap.grab():
+            if index % step == 0:
+                ok, image = cap.retrieve()
+                if not ok or image is None:
+                    raise IngestError(f"{source}: frame {index} cannot be decoded (corrupt stream or "
+                                      "unsupported codec)")
+                frames.append(Frame(index, image, f"frame {index}"))
+            index += 1
     cap.release()
     if not frames:
         raise IngestError(f"{source}: no frame could be decoded (empty video, or a codec OpenCV's "
