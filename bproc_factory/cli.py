@@ -165,6 +165,18 @@ class _RenderBars:
 
 
 @app.command()
+def init(directory: Annotated[Path, typer.Argument(help="New (or empty) folder for the project.",
+                                                   show_default=False)]) -> None:
+    """Start a project: a working scenario, the demo scene and assets, presets, and a README of what to edit."""
+    from bproc_factory.project import init_project
+
+    with _errors_reported():
+        project = init_project(directory)
+    _say(f"Wrote a starter project ({project.files} files) -> {project.path}\n"
+         f"  next: bproc-factory check {project.scenario}   (then read {project.path / 'README.md'})")
+
+
+@app.command()
 def render(config: ConfigArg,
            output: Annotated[Path, typer.Option("-o", "--output", help="Dataset folder to write.")],
            count: CountOpt,

@@ -24,7 +24,7 @@ BLENDER_ONLY = ("bpy", "blenderproc")
 
 # Lowest first. A package may import a package of a lower layer, or itself; nothing else.
 LAYERS: dict[str, int] = {
-    "errors": 0, "facade": 0, "timing": 0,  # leaf utilities that import nothing of the package
+    "errors": 0, "facade": 0, "timing": 0, "shipped": 0,  # leaf utilities that import nothing of the package
     "config": 1,
     "dataset": 2,
     "sensor": 3,
@@ -33,7 +33,7 @@ LAYERS: dict[str, int] = {
     "labels": 6,
     "blender": 7,
     "qa": 8, "ingest": 8,
-    "run": 9,
+    "run": 9, "project": 9,
     "cli": 10, "__main__": 10, "__init__": 10,
 }
 # Imports between packages of the same layer that the layering allows on purpose.

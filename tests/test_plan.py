@@ -90,7 +90,7 @@ def test_group_by_scene_splits_indices_by_views_per_scene():
 def test_too_many_objects_for_the_area_fail_the_fit_check(tmp_path):
     loaded, assets = loaded_with(tmp_path, objects=[{"assets": tiny_config()["objects"][1]["assets"],
                                                      "count": 80}])
-    with pytest.raises(ConfigError, match="need about 1.064 m² of floor, but placement area 'top' offer 0.960 m²"):
+    with pytest.raises(ConfigError, match="need about 1.064 m² of floor, but placement area 'top' offers 0.960 m²"):
         check_fit(loaded, assets, TABLE)
 
 

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from bproc_factory.config import ConfigError, Distribution, StrictModel, bounded, draw, read_yaml, validate
+from bproc_factory.shipped import shipped
 
 Fraction = Annotated[Distribution, bounded(ge=0, le=1)]
 Positive = Annotated[Distribution, bounded(gt=0)]
 PATTERNS = ("plain", "noise", "wood", "brushed", "fabric", "concrete", "cardboard")
-LIBRARY = Path(__file__).resolve().parents[2] / "materials"  # the repository's library
+LIBRARY = shipped("materials")  # the library shipped with the factory
 
 
 class MaterialSpec(StrictModel):

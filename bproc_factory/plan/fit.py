@@ -45,5 +45,5 @@ def check_fit(loaded: LoadedScenario, assets: list[list[Asset]], info: SceneInfo
         if needed > available:
             raise ConfigError(
                 f"{loaded.path}: objects: at their largest counts and scales the objects need about "
-                f"{needed:.3f} m² of floor, but {where} offer {available:.3f} m²; "
-                f"lower the counts or scales")
+                f"{needed:.3f} m² of floor, but {where} {'offer' if where.startswith('the ') else 'offers'} "
+                f"{available:.3f} m²; lower the counts or scales")
