@@ -14,7 +14,7 @@ from conftest import cli, tiny_config, write_config
 
 from bproc_factory.config.loader import ConfigError
 from bproc_factory.dataset.shards import parse_shard, shard_folder, shard_range
-from bproc_factory.run.workers import GPU_ENV, THREADS_ENV, plan_batches, visible_gpus, worker_env
+from bproc_factory.run.workers import GPU_ENV, THREADS_ENV, plan_batches, visible_gpus, worker_batches, worker_env
 
 
 @pytest.mark.parametrize("views", [1, 2, 3])
@@ -48,6 +48,12 @@ def test_shard_is_read_from_array_job_variables():
 def test_worker_batches_hold_whole_scenes():
     assert plan_batches(3, 9, 2, 4) == [(3, 3), (6, 4), (10, 2)]  # no scene split between batches
     assert plan_batches(0, 5, 3, 1) == [(0, 3), (3, 2)]
+
+
+def test_a_short_run_gives_every_worker_a_batch():
+    assert worker_batches(0, 4, 2, workers=2, recycle_after=50) == [(0, 2), (2, 2)]  # was one batch of 4
+    assert len(worker_batches(0, 64, 1, workers=8, recycle_after=50)) == 8
+    assert worker_batches(0, 1000, 1, workers=2, recycle_after=50) == plan_batches(0, 1000, 1, 50)  # long: recycled
 
 
 def _same_images(a: Path, b: Path, indices) -> None:
@@ -96,7 +102,8 @@ def test_two_recycled_workers_make_the_single_process_dataset(tmp_path):
     cli("render", config, "-o", tmp_path / "single", "-n", 6, "-q", check=True)
     result = cli("render", config, "-o", tmp_path / "workers", "-n", 6, "--workers", 2, "--recycle-after", 2,
                  "-q", check=True)
-    assert "with 2 workers (3 processes)" in result.stdout
+    annotations = len(json.loads((tmp_path / "single" / "coco.json").read_text())["annotations"])
+    assert f"({annotations} instances) with 2 workers (3 processes)" in result.stdout
     _same_images(tmp_path / "single", tmp_path / "workers", range(6))
     assert (tmp_path / "single" / "coco.json").read_bytes() == (tmp_path / "workers" / "coco.json").read_bytes()
     cli("validate", tmp_path / "workers", check=True)

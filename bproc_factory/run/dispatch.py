@@ -86,7 +86,7 @@ def run_render(config: str | Path | LoadedScenario, output: str | Path, count: i
         events.started(f"rendering ({workers} workers)", count)
         summary = render_with_workers(loaded, output, count, start, seed, workers,
                                       recycle_after or DEFAULT_RECYCLE_AFTER, retries, device,
-                                      on_progress=lambda done: events.progress(done, 0),
+                                      on_progress=events.progress,
                                       stop_requested=stop_requested)
         done = summary.rendered
     else:
@@ -131,7 +131,8 @@ def summary_lines(summary: RunSummary | WorkersSummary) -> list[str]:
     """The lines a run ends with: images, time and device, and the occlusion outcome."""
     if isinstance(summary, WorkersSummary):
         retried = f", {len(summary.retried)} batch(es) retried" if summary.retried else ""
-        return [f"Rendered {summary.rendered}/{summary.requested} images with {summary.workers} workers "
+        return [f"Rendered {summary.rendered}/{summary.requested} images ({summary.instances} instances) with "
+                f"{summary.workers} workers "
                 f"({summary.workers_started} processes{retried}) in {summary.seconds:.1f} s -> {summary.output}"]
     skipped = f", {summary.skipped} already complete" if summary.skipped else ""
     return [f"Rendered {summary.rendered} images ({summary.instances} instances{skipped}) in "

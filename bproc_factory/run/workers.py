@@ -21,7 +21,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from bproc_factory.assets import category_ids, resolve_assets
 from bproc_factory.config import ConfigError, LoadedScenario
@@ -49,6 +49,7 @@ class WorkersSummary:
     requested: int
     workers: int
     rendered: int = 0
+    instances: int = 0  # annotations of the images this run completed
     workers_started: int = 0
     retried: list[int] = field(default_factory=list)  # first index of each batch that was re-run
     seconds: float = 0.0
@@ -64,6 +65,13 @@ def plan_batches(start: int, count: int, views_per_scene: int, size: int) -> lis
         out.append((i, stop - i))
         i = stop
     return out
+
+
+def worker_batches(start: int, count: int, views_per_scene: int, workers: int,
+                   recycle_after: int) -> list[tuple[int, int]]:
+    """The batches workers take: at most ``recycle_after`` images each, and no bigger than a
+    worker's share of the run, so a short run still keeps every worker busy."""
+    return plan_batches(start, count, views_per_scene, min(recycle_after, -(-count // workers)))
 
 
 def visible_gpus(environ: dict[str, str], nvidia_smi_listing: str | None) -> list[str]:
@@ -95,10 +103,12 @@ def _nvidia_smi_listing() -> str | None:
 
 def render_with_workers(loaded: LoadedScenario, output: Path, count: int, start: int = 0, seed: int = 0,
                         workers: int = 2, recycle_after: int = 50,
-                        retries: int = 2, device: str = "auto", on_progress: Callable[[int], None] | None = None,
+                        retries: int = 2, device: str = "auto", on_progress: Callable[[int, int], None] | None = None,
                         stop_requested: Callable[[], str | None] = lambda: None) -> WorkersSummary:
     """Render images ``start .. start+count-1`` with ``workers`` concurrent recycled processes; each
-    child is given the config file and the overrides ``loaded`` was made from."""
+    child is given the config file and the overrides ``loaded`` was made from. Batches hold at most
+    ``recycle_after`` images and are small enough that a short run still keeps every worker busy.
+    ``on_progress(done, new_instances)`` follows the images as their meta appears."""
     t0 = time.perf_counter()
     views = loaded.scenario.views_per_scene
     assets = resolve_assets(loaded)
@@ -108,7 +118,8 @@ def render_with_workers(loaded: LoadedScenario, output: Path, count: int, start:
     try:
         dataset.check_claim(identity)  # another run's folder is refused before any worker starts
         with dataset.locked():  # held for the workers too (LOCK_ENV)
-            queue = deque(_Batch(a, n) for a, n in plan_batches(start, count, views, recycle_after))
+            queue = deque(_Batch(a, n) for a, n in worker_batches(start, count, views, workers, recycle_after))
+            complete = set(_complete(dataset, start, count))
             summary = WorkersSummary(output=output, requested=count, workers=workers)
             threads = max(1, (os.cpu_count() or 1) // workers)
             gpus = [] if device == "cpu" else visible_gpus(dict(os.environ), _nvidia_smi_listing())
@@ -146,13 +157,17 @@ def render_with_workers(loaded: LoadedScenario, output: Path, count: int, start:
                                 failures.append(f"images {missing} failed {batch.tries + 1} times; last worker "
                                                 f"(exit {proc.returncode}) said:\n{_tail(log)}")
                         log.unlink(missing_ok=True)
+                    new = [i for i in _complete(dataset, start, count) if i not in complete]
+                    complete.update(new)
+                    instances = sum(len(read_json(dataset.meta_path(i)).get("annotations", [])) for i in new)
+                    summary.instances += instances
                     if on_progress:
-                        on_progress(_count_done(dataset, start, count))
+                        on_progress(len(complete), instances)
             finally:
                 for proc, *_ in running.values():
                     proc.kill()
                 _rewrite_dataset_files(dataset)
-            summary.rendered = _count_done(dataset, start, count)
+            summary.rendered = len(list(_complete(dataset, start, count)))
             summary.seconds = time.perf_counter() - t0
             if failures:
                 raise RenderError("\n".join(failures))
@@ -189,8 +204,9 @@ def _missing(dataset: Dataset, batch: _Batch) -> list[int]:
     return [i for i in range(batch.start, batch.start + batch.count) if not dataset.meta_path(i).is_file()]
 
 
-def _count_done(dataset: Dataset, start: int, count: int) -> int:
-    return sum(dataset.meta_path(i).is_file() for i in range(start, start + count))
+def _complete(dataset: Dataset, start: int, count: int) -> Iterator[int]:
+    """Indices of the run whose meta (written last) exists."""
+    return (i for i in range(start, start + count) if dataset.meta_path(i).is_file())
 
 
 def _tail(log: Path, lines: int = 12) -> str:
