@@ -78,6 +78,13 @@ def _errors_reported(progress: "Progress | _RenderBars | None" = None, stop: "_S
         raise typer.Exit(exc.exit_code) from None
 
 
+def _bar(*columns, **options) -> Progress:
+    """A progress bar on stderr that leaves ``sys.stdout`` alone: rich's default proxy would print
+    BlenderProc's lines ("Rendering 3 frames of ...") above the bar instead of into the log that the
+    Blender session sends file descriptor 1 to."""
+    return Progress(*columns, console=err, redirect_stdout=False, redirect_stderr=False, **options)
+
+
 def _duration(seconds: float) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m{secs:02d}s"
@@ -126,10 +133,9 @@ class _RenderBars:
         self._label, self._total, self._t0, self._said, self._shown = "", 0, 0.0, 0.0, -1
 
     def started(self, label: str, total: int) -> None:
-        self.current = Progress(TextColumn(f"[bold]{escape(label)}"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("{task.fields[instances]} instances"), TimeElapsedColumn(),
-                                TextColumn("ETA"), TimeRemainingColumn(), console=err,
-                                disable=self.quiet or self.plain)
+        self.current = _bar(TextColumn(f"[bold]{escape(label)}"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[instances]} instances"), TimeElapsedColumn(),
+                            TextColumn("ETA"), TimeRemainingColumn(), disable=self.quiet or self.plain)
         self._task = self.current.add_task("render", total=total, instances=0)
         self._instances = 0
         self._label, self._total, self._t0 = label, total, time.monotonic()
@@ -342,8 +348,8 @@ def farm(config: ConfigArg,
     them into OUTPUT/dataset; re-running resumes."""
     from bproc_factory.run import run_farm
 
-    progress = Progress(TextColumn("[bold]farm"), BarColumn(), MofNCompleteColumn(), TextColumn("shards"),
-                        TextColumn("{task.fields[images]} images"), TimeElapsedColumn(), console=err, disable=quiet)
+    progress = _bar(TextColumn("[bold]farm"), BarColumn(), MofNCompleteColumn(), TextColumn("shards"),
+                    TextColumn("{task.fields[images]} images"), TimeElapsedColumn(), disable=quiet)
     task = progress.add_task("farm", total=None, images=0)
     progress.start()
 
@@ -435,8 +441,8 @@ def ingest(source: Annotated[Path, typer.Argument(help="Turntable or walk-around
     if each:
         _ingest_each(source, opts)
         return
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        console=err, disable=quiet, transient=True)
+    progress = _bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    disable=quiet, transient=True)
     task = progress.add_task("ingest", total=1)
 
     def on_progress(stage: str, done: int, total: int) -> None:

@@ -1,5 +1,7 @@
 """End-to-end renders with the real bpy wheel (tiny images): labels, determinism, resume, errors."""
 import json
+import os
+import pty
 import shutil
 import signal
 import subprocess
@@ -219,6 +221,31 @@ def test_an_unforeseen_error_after_blender_loaded_is_one_message_and_exit_1_not_
     log = Path(said.split("details for a bug report: ")[1].split(")")[0])
     assert "NotADirectoryError" in log.read_text()
     log.unlink()
+
+
+@pytest.mark.render
+def test_blenderproc_lines_stay_out_of_a_terminal_with_a_live_progress_bar(tmp_path):
+    config = write_config(tmp_path, tiny_config())
+    terminal, child_end = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "bproc_factory", "render", str(config), "-o", str(tmp_path / "out"),
+                             "-n", "2"], stdin=subprocess.DEVNULL, stdout=child_end, stderr=child_end,
+                            env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "120"})
+    os.close(child_end)
+    seen = []
+    while True:
+        try:
+            chunk = os.read(terminal, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen.append(chunk)
+    os.close(terminal)
+    text = b"".join(seen).decode(errors="replace")
+    assert proc.wait(timeout=60) == 0, text
+    assert "Rendered 2 images" in text and "\x1b[" in text  # the live bar drew in the terminal
+    for chatter in ("Rendering ", "Finished rendering after", "Warning! Detected output entries"):
+        assert chatter not in text, text
 
 
 def test_a_rerun_repairs_an_image_cut_short_and_a_zero_byte_mask(rendered, tmp_path):
