@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from bproc_factory import __version__
+from bproc_factory.errors import FactoryError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
                   help="Synthetic-data factory: scenario YAML -> Cycles renders with exact instance "
@@ -63,7 +64,7 @@ def _warn(text: str, label: str = "warning") -> None:
 def _errors_reported(progress: "Progress | _RenderBars | None" = None, stop: "_StopOnSignal | None" = None) -> Iterator[None]:
     """Turn the library's errors into one-paragraph messages and their exit codes (2 bad input,
     1 failed render, 130/143 a requested stop): every user-facing error is a ``FactoryError``."""
-    from bproc_factory.errors import FactoryError, Stopped
+    from bproc_factory.errors import Stopped
 
     try:
         yield
@@ -486,7 +487,8 @@ def turntable_sheet(output: Annotated[Path, typer.Argument(help="PNG to write.",
     and metric scale."""
     from bproc_factory.ingest import write_sheet
 
-    layout = write_sheet(output, dpi)
+    with _errors_reported():
+        layout = write_sheet(output, dpi)
     _say(f"Turntable sheet -> {output}: print it {layout.sheet_m * 100:.0f} cm wide (at {dpi} dpi, no scaling); "
          f"markers {layout.marker_m * 1000:.0f} mm; keep the object within {layout.free_radius_m * 100:.0f} cm "
          "of the centre")
@@ -598,6 +600,9 @@ def main() -> None:
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except FactoryError as exc:  # from a command that has no _errors_reported of its own
+        code = exc.exit_code
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     except Exception as exc:  # not a FactoryError: a fault of the machine (disk full) or of ours
         code = 1
         err.print(f"[bold red]error:[/] {escape(_unexpected(exc))}", highlight=False, soft_wrap=True)

@@ -87,7 +87,7 @@ def test_bad_annotations_name_the_file_and_key(tmp_path, camera, polygon, messag
 def test_missing_photo_is_named(tmp_path):
     path = _annotation(tmp_path, {"hfov_deg": 60, "height_m": 1, "tilt_deg": 30})
     (tmp_path / "site.png").unlink()
-    with pytest.raises(ConfigError, match="photo: 'site.png' is missing"):
+    with pytest.raises(ConfigError, match="photo: 'site.png' not found"):
         load_backplate(path)
 
 

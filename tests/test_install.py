@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, cli
 from typer.testing import CliRunner
 
 from bproc_factory.cli import app
@@ -83,15 +83,15 @@ def test_a_wheel_install_in_a_fresh_venv_inits_checks_and_renders_outside_the_re
     assert "wood" in json.dumps(meta["sampled"]), "the library material (from the wheel) was not used"
 
 
+@pytest.mark.render  # check opens the .blend scenes with bpy (in a child process)
 def test_init_writes_a_project_whose_scenario_and_example_configs_check_where_they_are(tmp_path):
     project = init_project(tmp_path / "mine")
     assert project.scenario.is_file() and (project.path / "README.md").is_file()
     assert not list(project.path.rglob("*.py")), "build scripts need the repository; they are not copied"
     for config in [project.scenario, project.path / "configs" / "demo.yaml",
                    project.path / "configs" / "worstcase-industrial.yaml"]:
-        result = CliRunner().invoke(app, ["check", str(config), "--scenes", "1"])
-        assert result.exit_code == 0, result.output
-        assert str(project.path / "scenes") in result.output  # its own copy, not the repository's scene
+        result = cli("check", config, "--scenes", "1", check=True)
+        assert str(project.path / "scenes") in result.stdout  # its own copy, not the repository's scene
 
 
 def test_init_refuses_a_folder_that_holds_anything_and_writes_nothing(tmp_path):

@@ -8,5 +8,5 @@ __all__, __getattr__, __dir__ = facade(__name__, {
     "backplate": ["is_backplate", "load_backplate", "scene_sha256"],
     "categories": ["category_ids"],
     "environment": ["PlacementArea", "SceneInfo", "Survey"],
-    "materials": ["MaterialSpec", "resolve_materials", "sample_material"],
+    "materials": ["MaterialSpec", "check_materials", "resolve_materials", "sample_material"],
 })

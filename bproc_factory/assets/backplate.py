@@ -134,9 +134,11 @@ def load_backplate(path: Path) -> SceneInfo:
     """The scene described by a backplate annotation; errors name the file and key."""
     spec: BackplateSpec = validate(BackplateSpec, read_yaml(path), path)
     photo_path = (path.parent / spec.photo).resolve()
+    if not photo_path.is_file():  # checked first: OpenCV would print its own warning
+        raise ConfigError(f"{path}: photo: '{spec.photo}' not found (looked for {photo_path})")
     photo = cv2.imread(str(photo_path), cv2.IMREAD_COLOR)
     if photo is None:
-        raise ConfigError(f"{path}: photo: '{spec.photo}' is missing or not a readable image")
+        raise ConfigError(f"{path}: photo: '{spec.photo}' is not a readable image")
     height, width = photo.shape[:2]
     K = _intrinsics(spec.camera, width, height)
     pose = _pose(spec.camera, K, path)

@@ -11,7 +11,16 @@ import functools
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from bproc_factory.config import ConfigError, Distribution, StrictModel, bounded, draw, read_yaml, validate
+from bproc_factory.config import (
+    ConfigError,
+    Distribution,
+    LoadedScenario,
+    StrictModel,
+    bounded,
+    draw,
+    read_yaml,
+    validate,
+)
 from bproc_factory.shipped import shipped
 
 Fraction = Annotated[Distribution, bounded(ge=0, le=1)]
@@ -76,3 +85,12 @@ def resolve_materials(names: list[str], base_dir: Path, where: str) -> list[Mate
         except ConfigError as exc:
             raise ConfigError(f"{where}[{k}]: {exc}") from None
     return specs
+
+
+def check_materials(loaded: LoadedScenario) -> None:
+    """Resolve every material the scenario names (surfaces, object groups), so an unknown one is
+    refused before any scene is planned or Blender loaded."""
+    if loaded.scenario.surfaces is not None:
+        resolve_materials(loaded.scenario.surfaces.materials, loaded.base_dir, f"{loaded.path}: surfaces.materials")
+    for g, group in enumerate(loaded.scenario.objects):
+        resolve_materials(group.materials or [], loaded.base_dir, f"{loaded.path}: objects[{g}].materials")

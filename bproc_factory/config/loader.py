@@ -164,12 +164,18 @@ def parse_yaml(text: str, source: str) -> Any:
         if _expanded_size(node, {}) > MAX_YAML_NODES:
             raise ConfigError(f"{source}: its aliases (*name) expand to more than {MAX_YAML_NODES} values; "
                               "write the values out or use fewer nested aliases")
+        twice = _duplicate_key(node, "", set())
+        if twice:
+            raise ConfigError(f"{source}: {twice}")
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{source}:{where}: invalid YAML: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply to read (thousands of levels of lists or mappings); "
+                          "a config needs a handful") from None
     finally:
         loader.dispose()
 
@@ -186,6 +192,33 @@ def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
         size += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
     sizes[id(node)] = min(size, MAX_YAML_NODES + 1)
     return sizes[id(node)]
+
+
+def _duplicate_key(node: yaml.Node, where: str, seen: set[int]) -> str | None:
+    """The first key written twice in one mapping (YAML itself keeps the last silently), with its
+    key path and lines; None if there is none."""
+    if id(node) in seen:
+        return None
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        lines: dict[str, int] = {}
+        for key, value in node.value:
+            named = isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge"
+            path = f"{where}.{key.value}" if where and named else (key.value if named else where)
+            if named and key.value in lines:
+                return (f"line {key.start_mark.line + 1}: key '{path}' is given twice (first on line "
+                        f"{lines[key.value]}); YAML would silently keep only the last, so remove one")
+            if named:
+                lines[key.value] = key.start_mark.line + 1
+            found = _duplicate_key(value, path, seen)
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for i, child in enumerate(node.value):
+            found = _duplicate_key(child, f"{where}[{i}]", seen)
+            if found:
+                return found
+    return None
 
 
 def validate(model: type[BaseModel], raw: Any, path: Path, context: dict | None = None) -> Any:

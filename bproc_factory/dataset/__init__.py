@@ -4,7 +4,8 @@ from bproc_factory.facade import facade
 
 __all__, __getattr__, __dir__ = facade(__name__, {
     "datasheet": ["write_datasheet"],
-    "files": ["atomic_write_bytes", "atomic_write_json", "folder_images", "link_or_copy", "process_alive"],
+    "files": ["atomic_write_bytes", "atomic_write_json", "check_picture_path", "folder_images", "link_or_copy",
+              "process_alive", "write_picture"],
     "folder": ["COCO_FILE", "coco_record", "Dataset", "LOCK_ENV", "LOCK_FILE", "RUN_FILE"],
     "merge": ["merge_datasets"],
     "records": ["annotations_by_image", "category_names", "iter_meta", "open_dataset", "read_json"],

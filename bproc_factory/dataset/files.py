@@ -9,7 +9,10 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from bproc_factory.errors import OutputExistsError
+import cv2
+import numpy as np
+
+from bproc_factory.errors import FactoryError, OutputExistsError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -42,6 +45,27 @@ def _fill(tmp: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide datasets on shared storage
+
+
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def check_picture_path(path: Path, option: str) -> None:
+    """Refuse a picture to write whose name is not .png or .jpg, before any work is done for it."""
+    if path.suffix.lower() not in PICTURE_SUFFIXES:
+        raise FactoryError(f"{option} {path}: name a .png or .jpg file to write")
+
+
+def write_picture(path: Path, image: np.ndarray, option: str) -> None:
+    """Encode ``image`` (BGR) by the file's suffix and write it atomically, creating its folder;
+    errors name ``option`` and the path."""
+    check_picture_path(path, option)
+    data = cv2.imencode(path.suffix.lower(), image)[1].tobytes()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, data)
+    except OSError as exc:
+        raise FactoryError(f"{option} {path}: cannot write: {exc.strerror or exc}") from None
 
 
 def atomic_write_json(path: Path, obj: Any, indent: int | None = 1) -> None:

@@ -65,6 +65,19 @@ class NotADatasetError(FactoryError, ValueError):
     """The folder is not a bproc_factory dataset; the message names it."""
 
 
+def not_a_dataset(root: Path, needs: str, exc: Exception) -> NotADatasetError:
+    """The error for a folder that cannot be read as a dataset, saying why in words."""
+    if not root.is_dir():
+        why = "no such folder" if not root.exists() else "a file, not a folder"
+    elif isinstance(exc, FileNotFoundError) and exc.filename:
+        why = f"no {Path(exc.filename).name} in it"
+    elif isinstance(exc, OSError):
+        why = f"{Path(exc.filename or '').name}: {exc.strerror or exc}"
+    else:
+        why = f"a file in it is not valid JSON: {exc}"
+    return NotADatasetError(f"{root}: not a readable bproc_factory dataset (needs {needs}): {why}")
+
+
 class Dataset:
     """Paths and bookkeeping of one output folder; ``Dataset.open`` reads a finished one back."""
 
@@ -80,7 +93,7 @@ class Dataset:
         try:
             identity = json.loads((root / RUN_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise NotADatasetError(f"{root}: not a readable bproc_factory dataset (needs {RUN_FILE}): {exc}") from None
+            raise not_a_dataset(root, RUN_FILE, exc) from None
         return cls(root, identity.get("image_suffix", ".png"))
 
     def indices(self) -> list[int]:

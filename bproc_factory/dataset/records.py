@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from bproc_factory.dataset.folder import COCO_FILE, RUN_FILE, Dataset, NotADatasetError
+from bproc_factory.dataset.folder import COCO_FILE, RUN_FILE, Dataset, not_a_dataset
 
 
 def read_json(path: Path) -> Any:
@@ -23,8 +23,7 @@ def open_dataset(root: Path) -> tuple[Dataset, dict[str, Any], dict[str, Any]]:
     try:
         identity, coco = read_json(root / RUN_FILE), read_json(root / COCO_FILE)
     except (OSError, ValueError) as exc:
-        raise NotADatasetError(f"{root}: not a readable bproc_factory dataset (needs {RUN_FILE} and "
-                               f"{COCO_FILE}): {exc}") from None
+        raise not_a_dataset(root, f"{RUN_FILE} and {COCO_FILE}", exc) from None
     return Dataset(root, identity.get("image_suffix", ".png")), identity, coco
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from bproc_factory.dataset import write_picture
+
 DICTIONARY = cv2.aruco.DICT_4X4_50
 
 
@@ -106,6 +108,5 @@ def detect_markers(gray: np.ndarray, layout: SheetLayout) -> dict[int, np.ndarra
 def write_sheet(output: Path, dpi: int = 300) -> SheetLayout:
     """Write the printable turntable sheet as a PNG at ``dpi``; returns its layout."""
     layout = SheetLayout()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(output), layout.sheet_image(px_per_m=dpi / 0.0254))
+    write_picture(output, layout.sheet_image(px_per_m=dpi / 0.0254), "turntable-sheet")
     return layout

@@ -23,9 +23,9 @@ def plan_surfaces(loaded: LoadedScenario, info: SceneInfo, scene_seed: int) -> d
     """For each swappable surface: whether it gets a library material this scene, which, and its
     drawn parameters."""
     cfg = loaded.scenario.surfaces
-    if cfg is None or not info.surfaces:
+    if cfg is None:
         return {}
-    specs = resolve_materials(cfg.materials, loaded.base_dir, f"{loaded.path}: surfaces.materials")
+    specs = resolve_materials(cfg.materials, loaded.base_dir, f"{loaded.path}: surfaces.materials")  # even unused
     out = {}
     for surface in info.surfaces:
         rng = rng_for(scene_seed, "surfaces", surface)

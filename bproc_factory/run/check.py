@@ -14,6 +14,7 @@ from bproc_factory.assets import (
     Survey,
     billboard_elevation_warnings,
     category_ids,
+    check_materials,
     is_backplate,
     load_backplate,
     resolve_assets,
@@ -41,9 +42,23 @@ def survey_scene(path: Path) -> Survey:
         raise SceneError(f"{path}: scene file not found")
     if is_backplate(path):
         return Survey(load_backplate(path))
+    _check_blend_file(path)
     from bproc_factory.blender import inspect_scene
 
     return inspect_scene(path)
+
+
+BLEND_SIGNATURES = (b"BLENDER", b"\x1f\x8b", b"\x28\xb5\x2f\xfd")  # plain, gzip- and zstd-compressed .blend
+
+
+def _check_blend_file(path: Path) -> None:
+    """Refuse, before Blender is loaded, a scene that is neither named nor made like a .blend file."""
+    if path.suffix.lower() != ".blend":
+        raise SceneError(f"{path}: a scene is a .blend file or a backplate annotation .yaml")
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if not head.startswith(BLEND_SIGNATURES):
+        raise SceneError(f"{path}: not a .blend file (it does not start with Blender's file signature)")
 
 
 def scene_info(path: Path) -> SceneInfo:
@@ -61,15 +76,24 @@ def check_config(config: Path | LoadedScenario, overrides: tuple[str, ...] = (),
     assets = resolve_assets(loaded)
     categories = category_ids(loaded, assets)
     scene = loaded.resolve(loaded.scenario.scene)
+    check_materials(loaded)
     info = scene_info(scene)
     check_fit(loaded, assets, info)
     v = loaded.scenario.views_per_scene
     for s in range(scenes):
         plan_scene(loaded, assets, info, 0, s, list(range(s * v, s * v + v)))
-    warnings = billboard_elevation_warnings(loaded, assets)
+    warnings = billboard_elevation_warnings(loaded, assets) + unused_key_warnings(loaded, info)
     if not is_backplate(scene):  # a backplate's photo fixes the camera
         warnings += camera_warnings(loaded, assets)
     return CheckReport(loaded, scene, info, categories, warnings)
+
+
+def unused_key_warnings(loaded: LoadedScenario, info: SceneInfo) -> list[str]:
+    """Warnings for scene-variation keys the scene gives nothing to act on."""
+    unused = [(loaded.scenario.surfaces, "surfaces", "bpf_materials", info.surfaces),
+              (loaded.scenario.scene_lights, "scene_lights", "bpf_lights", info.lights)]
+    return [f"{loaded.path}: {key}: the scene has no objects in {collection}, so it changes nothing"
+            for cfg, key, collection, marked in unused if cfg is not None and not marked]
 
 
 WIDE_FOV_DEG = 120.0  # a pinhole wider than this stretches the edges of the image beyond use

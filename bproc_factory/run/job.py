@@ -14,7 +14,15 @@ import cv2
 import numpy as np
 
 from bproc_factory import __version__
-from bproc_factory.assets import Asset, category_ids, resolve_assets, scene_sha256
+from bproc_factory.assets import (
+    Asset,
+    category_ids,
+    check_materials,
+    is_backplate,
+    load_backplate,
+    resolve_assets,
+    scene_sha256,
+)
 from bproc_factory.config import LoadedScenario, as_loaded, rng_for
 from bproc_factory.dataset import Dataset, coco_record, write_datasheet
 from bproc_factory.errors import Stopped
@@ -137,11 +145,11 @@ def render_dataset(config: Path | LoadedScenario, output: Path, count: int, star
         summary.warnings += [f"{p}: damaged (unreadable, cut short or of the wrong size); its image is "
                              "re-rendered if requested, and left out of coco.json otherwise" for p in broken]
         job = _Job(loaded, assets, dataset, seed, categories, identity, records, summary, subset, device=device)
-        if on_total:
-            on_total(len(todo))
         try:
             _start(job, todo[0] if todo else None)
             summary.setup_seconds = time.perf_counter() - t0
+            if on_total:  # after the checks, so a refused run prints its error alone
+                on_total(len(todo))
             try:
                 for scene, indices in group_by_scene(todo, sc.views_per_scene).items():
                     reason = stop_requested()
@@ -168,10 +176,14 @@ def _start(job: _Job, first: int | None) -> None:
     fit and the camera, and claim the output folder."""
     try:
         if first is not None:
+            sc = job.loaded.scenario
+            scene = job.loaded.resolve(sc.scene)
+            check_materials(job.loaded)  # what can be refused without Blender is, before loading it
+            if is_backplate(scene):
+                check_fit(job.loaded, job.assets, load_backplate(scene))
             from bproc_factory.blender import RenderSession, versions
 
-            sc = job.loaded.scenario
-            job.session = RenderSession(job.loaded.resolve(sc.scene), sc, device=job.device)
+            job.session = RenderSession(scene, sc, device=job.device)
             check_fit(job.loaded, job.assets, job.session.info)
             plan_view(job.loaded, job.session.info, job.seed, first)  # an unrenderable lens fails here
             fell_back = job.device == "auto" and job.session.device == "CPU"

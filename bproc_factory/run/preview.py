@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 
 from bproc_factory.config import load_scenario
-from bproc_factory.dataset import annotations_by_image, category_names, open_dataset
+from bproc_factory.dataset import annotations_by_image, category_names, check_picture_path, open_dataset, write_picture
 from bproc_factory.qa import grid, overlay
 from bproc_factory.run.job import RunSummary, render_dataset
 
@@ -29,6 +29,7 @@ def preview_overrides(config: Path, overrides: tuple[str, ...], width: int, samp
 def render_preview(config: Path, target: Path, count: int = 6, width: int = 320, samples: int = 8,
                    seed: int = 0, overrides: tuple[str, ...] = ()) -> RunSummary:
     """Render ``count`` small images of the config and write them, labelled, as one PNG."""
+    check_picture_path(target, "-o")
     work = Path(tempfile.mkdtemp(prefix="bpf_preview_"))
     try:
         summary = render_dataset(config, work, count, seed=seed,
@@ -43,8 +44,7 @@ def render_preview(config: Path, target: Path, count: int = 6, width: int = 320,
             tiles += [image, overlay(image, mask, by_image.get(im["id"], []), names)]
             captions += [f"#{im['id']}", f"#{im['id']} labels"]
         tile = (tiles[0].shape[1], tiles[0].shape[0])
-        target.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(target), grid(tiles, 4, tile, captions))
+        write_picture(target, grid(tiles, 4, tile, captions), "-o")
         return summary
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -10,7 +10,7 @@ import yaml
 from pydantic import Field
 
 from bproc_factory.config import ConfigError, SensorProfile, StrictModel, read_yaml, validate
-from bproc_factory.dataset import folder_images
+from bproc_factory.dataset import check_picture_path, folder_images, write_picture
 from bproc_factory.sensor.chart import COLORCHECKER_CLASSIC_SRGB8, draw_chart, read_patches
 from bproc_factory.sensor.fit import FitError, SensorFit, fit_chart, fit_pairs, predict
 from bproc_factory.sensor.pipeline import srgb_decode
@@ -97,8 +97,7 @@ def write_profile(fit: SensorFit, output: Path, comparison: Path, image: np.ndar
     header = (f"# fitted by bproc-factory sensor fit on {fit.samples} samples: mean dE2000 "
               f"{fit.mean_delta_e:.2f}, {fit.worst_name} {fit.max_delta_e:.2f}, RMSE {fit.rmse:.4f}\n")
     output.write_text(header + yaml.safe_dump(fit.profile, sort_keys=False), encoding="utf-8")
-    comparison.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(comparison), image[..., ::-1])
+    write_picture(comparison, image[..., ::-1], "--comparison")
 
 
 
@@ -109,8 +108,10 @@ def fit_profile(output: Path, chart: Path | None = None, corners: Path | None = 
     write it with a before/after image (default: next to the profile)."""
     if (chart is None) == (pairs is None) or (chart is not None and corners is None):
         raise FitError("give either --chart PHOTO --corners CORNERS.yaml, or --pairs REFERENCE_DIR PRODUCTION_DIR")
+    comparison = comparison or comparison_path(output)
+    check_picture_path(comparison, "--comparison")
     fit, image = fit_from_chart(chart, corners, name) if chart is not None else fit_from_pairs(*pairs, name)
-    write_profile(fit, output, comparison or comparison_path(output), image)
+    write_profile(fit, output, comparison, image)
     return fit
 
 
