@@ -328,3 +328,13 @@ def test_dataset_commands_name_a_folder_that_is_not_a_dataset_and_exit_2(command
     assert f"error: {folder}: not a readable bproc_factory dataset (needs run.json and coco.json)" in one_line(
         result.stderr)
     assert not (tmp_path / "out").exists()
+
+
+def test_check_warns_when_surfaces_and_scene_lights_have_nothing_to_act_on():
+    result = CliRunner().invoke(app, ["check", str(BACKPLATE_CONFIG), "--scenes", "0",
+                                      "--set", "surfaces={materials: [wood]}",
+                                      "--set", "scene_lights={energy_scale: 0.5}"], env={"COLUMNS": "200"})
+    said = " ".join(result.output.split())
+    assert result.exit_code == 0, said
+    assert "surfaces: the scene has no objects in bpf_materials, so it changes nothing" in said
+    assert "scene_lights: the scene has no objects in bpf_lights, so it changes nothing" in said
