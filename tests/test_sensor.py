@@ -1,4 +1,8 @@
 """Sensor pipeline and lens effects as pure functions."""
+import subprocess
+import sys
+
+import cv2
 import numpy as np
 import pytest
 
@@ -7,6 +11,7 @@ from bproc_factory.qa.compare import image_stats
 from bproc_factory.sensor.lens import apply_lens
 from bproc_factory.sensor.pipeline import add_noise, apply_sensor, srgb_decode, srgb_encode, tone_encode
 from bproc_factory.sensor.sample import sample_lens, sample_sensor
+from bproc_factory.sensor.view_transform import LOOKS
 
 IDENTITY_TONE = {"curve": "points", "points": [[0, 0], [1, 1]]}
 
@@ -121,3 +126,70 @@ def test_changing_one_setting_leaves_the_other_drawn_values_alone():
 def test_bad_tone_points_are_refused():
     with pytest.raises(ValueError, match="increasing x"):
         SensorProfile(tone={"curve": "points", "points": [[0.5, 0.5], [0.2, 0.8]]})
+
+
+def test_standard_view_transform_is_the_srgb_curve_with_a_hard_clip():
+    params = sample_sensor(None, 0.0, 0, "standard")
+    assert params == {"exposure_ev": 0.0, "tone": {"curve": "srgb"}}
+    lin = np.random.default_rng(1).uniform(-0.5, 4.0, (16, 16, 3)).astype(np.float32)
+    expected = np.round(np.clip(srgb_encode(np.clip(lin, 0.0, 1.0)), 0.0, 1.0) * 255.0).astype(np.uint8)
+    assert np.array_equal(apply_sensor(lin, params, np.random.default_rng(0)), expected)
+
+
+def test_agx_and_filmic_roll_highlights_off_where_standard_clips():
+    ramp = np.geomspace(0.5, 8.0, 64, dtype=np.float32)[None, :, None].repeat(3, axis=2)  # AgX: white near 16
+    standard = apply_sensor(ramp, sample_sensor(None, 0.0, 0, "standard"), None)[0, :, 0]
+    assert (standard[ramp[0, :, 0] >= 1.0] == 255).all()
+    for view in ("agx", "filmic"):
+        params = sample_sensor(None, 0.0, 0, view)
+        assert params["tone"] == {"curve": view}
+        out = apply_sensor(ramp, params, None)[0, :, 0].astype(int)
+        assert out.max() < 255 and (np.diff(out) >= 0).all() and out[-1] > out[0] + 60, (view, out)
+
+
+def test_a_sensor_profiles_own_tone_curve_replaces_the_view_transform():
+    assert sample_sensor(SensorProfile(), 0.0, 0, "agx", "punchy")["tone"] == {"curve": "agx", "look": "punchy"}
+    gamma = SensorProfile(tone={"curve": "gamma", "gamma": 2.0})
+    assert sample_sensor(gamma, 0.0, 0, "agx")["tone"] == {"curve": "gamma", "gamma": 2.0}
+
+
+BLENDER_VIEW = """
+import sys
+import numpy as np
+import bpy
+
+linear, out, view, look = sys.argv[1:5]
+lin = np.load(linear)
+h, w = lin.shape[:2]
+image = bpy.data.images.new("linear", w, h, alpha=False, float_buffer=True)
+image.colorspace_settings.name = "Linear Rec.709"
+rgba = np.ones((h, w, 4), np.float32)
+rgba[..., :3] = lin[::-1]  # Blender's rows run bottom-up
+image.pixels.foreach_set(rgba.ravel())
+scene = bpy.context.scene
+scene.display_settings.display_device = "sRGB"
+scene.view_settings.view_transform = view
+scene.view_settings.look = look
+scene.render.dither_intensity = 0.0
+settings = scene.render.image_settings
+settings.file_format, settings.color_mode, settings.color_depth = "PNG", "RGB", "8"
+image.save_render(out, scene=scene)
+"""
+
+
+@pytest.mark.render
+@pytest.mark.parametrize("view,look", [("agx", None), ("agx", "punchy"), ("filmic", None), ("filmic", "high_contrast")])
+def test_the_view_transform_through_ocio_matches_blenders_own_within_1_of_255(view, look, tmp_path):
+    rng = np.random.default_rng(0)
+    linear = np.concatenate([rng.random((24, 48, 3)) * 8,  # bright colours, far past 1.0
+                             np.tile(np.geomspace(1e-4, 64, 48)[None, :, None], (24, 1, 3)),  # a grey ramp
+                             rng.random((24, 48, 3)) ** 3], axis=0).astype(np.float32)  # dark colours
+    np.save(tmp_path / "linear.npy", linear)
+    names = {"agx": "AgX", "filmic": "Filmic"}
+    blender_look = "None" if look is None else LOOKS[view][look]
+    subprocess.run([sys.executable, "-c", BLENDER_VIEW, str(tmp_path / "linear.npy"), str(tmp_path / "blender.png"),
+                    names[view], blender_look], check=True, capture_output=True, timeout=300)
+    theirs = cv2.imread(str(tmp_path / "blender.png"))[..., ::-1].astype(int)
+    ours = apply_sensor(linear, {"exposure_ev": 0.0, "tone": {"curve": view, **({"look": look} if look else {})}},
+                        None).astype(int)
+    assert np.abs(theirs - ours).max() <= 1

@@ -6,7 +6,8 @@ __all__, __getattr__, __dir__ = facade(__name__, {
     "camera": ["CameraConfig", "CameraProfile", "Intrinsics", "MotionBlur"],
     "distributions": ["bounded", "Distribution", "sample", "sample_int"],
     "loader": ["as_loaded", "ConfigError", "load_scenario", "LoadedScenario", "read_yaml", "validate"],
-    "scenario": ["LabelsConfig", "MAX_INSTANCES_PER_IMAGE", "OcclusionTarget", "RenderConfig", "Scenario"],
+    "scenario": ["LabelsConfig", "MAX_INSTANCES_PER_IMAGE", "OcclusionTarget", "RenderConfig", "Scenario",
+                 "VIEW_LOOKS"],
     "seeding": ["draw", "rng_for", "seed_int"],
     "sensor": ["LensEffects", "SensorProfile"],
 })

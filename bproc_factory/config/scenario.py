@@ -197,6 +197,16 @@ class LightingPreset(StrictModel):
                                       "override")
 
 
+# Blender's view transforms and their looks (lower snake case of the names in Blender's UI).
+VIEW_LOOKS: dict[str, tuple[str, ...]] = {
+    "agx": ("punchy", "greyscale", "very_high_contrast", "high_contrast", "medium_high_contrast", "base_contrast",
+            "medium_low_contrast", "low_contrast", "very_low_contrast"),
+    "filmic": ("very_high_contrast", "high_contrast", "medium_high_contrast", "medium_contrast",
+               "medium_low_contrast", "low_contrast", "very_low_contrast"),
+    "standard": (),
+}
+
+
 class RenderConfig(StrictModel):
     """Cycles settings and output encoding."""
 
@@ -209,8 +219,25 @@ class RenderConfig(StrictModel):
     pass_alpha_threshold: float = Field(default=0.5, gt=0, le=1, description="surfaces with alpha below this "
                                         "(0..1] are see-through in the masks")
     exposure_ev: float = Field(default=0.0, description="exposure change in EV (stops), added to the sensor's")
+    view_transform: Literal["agx", "filmic", "standard"] | None = Field(
+        default=None, description="scene-linear -> display: agx or filmic (Blender's, through OpenColorIO: "
+                                  "highlights roll off instead of clipping) or standard (the sRGB curve, clipped); "
+                                  "default agx, and standard on a photo backplate (already a display image). A "
+                                  "sensor profile's own gamma or points tone curve replaces it")
+    look: str | None = Field(default=None, description="a look of the view transform: agx: punchy, greyscale, "
+                             "very_high_contrast .. base_contrast .. very_low_contrast; filmic: very_high_contrast .. "
+                             "medium_contrast .. very_low_contrast; standard has none")
     image_format: Literal["png", "jpg"] = Field(default="png", description="file format of images/")
     jpeg_quality: int = Field(default=95, ge=1, le=100, description="JPEG quality 1..100 (image_format: jpg only)")
+
+
+    @model_validator(mode="after")
+    def _look_of_the_view(self) -> "RenderConfig":
+        view = self.view_transform or "agx"
+        if self.look is not None and self.look not in VIEW_LOOKS[view]:
+            known = ", ".join(VIEW_LOOKS[view]) or "none"
+            raise ValueError(f"look: '{self.look}' is not a look of view_transform {view} (its looks: {known})")
+        return self
 
 
 class Scenario(StrictModel):
@@ -295,6 +322,18 @@ class Scenario(StrictModel):
         if self.camera is None and self.scene.endswith(".blend"):
             raise ValueError("camera: required for a .blend scene")
         return self
+
+    @model_validator(mode="after")
+    def _no_view_transform_on_photos(self) -> "Scenario":
+        if not self.scene.endswith(".blend") and (self.render.view_transform or "standard") != "standard":
+            raise ValueError(f"render.view_transform: {self.render.view_transform} would re-grade the photo backplate, "
+                             "which is already a display image; use standard (the default for backplates)")
+        return self
+
+    @property
+    def view_transform(self) -> str:
+        """The view transform in effect: as set, else agx (standard on a photo backplate)."""
+        return self.render.view_transform or ("agx" if self.scene.endswith(".blend") else "standard")
 
     @property
     def camera_or_default(self) -> CameraConfig:

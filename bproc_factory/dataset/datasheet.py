@@ -38,8 +38,12 @@ def limitations(config: dict[str, Any] | None) -> str:
         how = " or ".join(p for p in ("upright", "stable") if p in poses) or "upright"
         lines.append(f"- Objects stand on their placement areas ({how}) without touching; this config has no "
                      "physics settling, stacking or piles (an object group's `pose: drop` makes them).")
+    scene = str((config or {}).get("scene", ".blend"))
+    view = ((config or {}).get("render") or {}).get("view_transform") or ("agx" if scene.endswith(".blend") else "standard")
     if not (config or {}).get("sensor"):
-        lines.append("- No sensor model: colours are Cycles' scene-linear output encoded to sRGB with a hard clip.")
+        encoding = "sRGB with a hard clip" if view == "standard" else f"Blender's {view} view transform"
+        lines.append(f"- No sensor model (noise, colour, JPEG): colours are Cycles' scene-linear output through "
+                     f"{encoding}.")
     lines.append("- Polygon exports (YOLO) trace outer boundaries only; holes are filled.")
     return "\n".join(lines)
 

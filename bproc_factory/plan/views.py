@@ -48,7 +48,7 @@ def plan_view(loaded: LoadedScenario, info: SceneInfo, run_seed: int, image_inde
     view = ViewPlan(image_index=image_index, view_index=image_index % sc.views_per_scene,
                     image_seed=seed, K=K, width=w, height=h, cam_to_world=pose, sampled=s,
                     distortion=distortion, dof=dof, motion=motion,
-                    sensor=sample_sensor(sc.sensor, sc.render.exposure_ev, seed),
+                    sensor=sample_sensor(sc.sensor, sc.render.exposure_ev, seed, sc.view_transform, sc.render.look),
                     lens=sample_lens(sc.lens, w, h, seed))
     try:
         view.canvas()  # a lens that cannot be rendered is a config error, found while planning

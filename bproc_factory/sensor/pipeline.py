@@ -1,7 +1,8 @@
 """The sensor pipeline on a scene-linear render, in physical order, ending in 8-bit RGB (pure).
 
-exposure -> colour matrix -> white balance -> noise (shot + read) -> tone curve -> saturation ->
-vignetting -> chromatic aberration -> softness -> JPEG round trip. ``params`` come from
+exposure -> colour matrix -> white balance -> noise (shot + read) -> tone (the view transform, or
+the sensor's own curve) -> saturation -> vignetting -> chromatic aberration -> softness -> JPEG round
+trip. ``params`` come from
 ``sensor.sample.sample_sensor``; steps it does not name are skipped.
 """
 from __future__ import annotations
@@ -10,6 +11,8 @@ from typing import Any
 
 import cv2
 import numpy as np
+
+from bproc_factory.sensor.view_transform import VIEWS, view_encode
 
 LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 
@@ -25,7 +28,10 @@ def srgb_decode(y: np.ndarray) -> np.ndarray:
 
 
 def tone_encode(x: np.ndarray, tone: dict[str, Any]) -> np.ndarray:
-    """Linear [0, 1] -> display [0, 1] by the sampled tone curve."""
+    """Linear -> display [0, 1] by the sampled tone step: Blender's AgX or Filmic view transform (which
+    rolls highlights off), or a curve on linear values clipped to [0, 1]."""
+    if tone["curve"] in VIEWS:
+        return view_encode(x, tone["curve"], tone.get("look"))
     x = np.clip(x, 0.0, 1.0)
     if tone["curve"] == "gamma":
         return np.power(x, 1.0 / tone["gamma"])

@@ -15,10 +15,15 @@ from bproc_factory.config import LensEffects, SensorProfile, draw, rng_for, samp
 SRGB_ONLY = {"curve": "srgb"}
 
 
-def sample_sensor(profile: SensorProfile | None, base_exposure_ev: float, seed: int) -> dict[str, Any]:
-    """Concrete values of every step the profile enables (no profile: exposure and sRGB only)."""
+def sample_sensor(profile: SensorProfile | None, base_exposure_ev: float, seed: int,
+                  view_transform: str = "standard", look: str | None = None) -> dict[str, Any]:
+    """Concrete values of every step the profile enables (no profile: exposure and the view transform
+    only). The tone step is the view transform (agx, filmic; standard: sRGB) unless the profile has
+    its own gamma or points curve."""
+    view = dict(SRGB_ONLY) if view_transform == "standard" else \
+        {"curve": view_transform, **({"look": look} if look else {})}
     if profile is None:
-        return {"exposure_ev": base_exposure_ev, "tone": dict(SRGB_ONLY)}
+        return {"exposure_ev": base_exposure_ev, "tone": view}
     out: dict[str, Any] = {"exposure_ev": base_exposure_ev + draw(profile.exposure_ev, seed, "sensor", "exposure")}
     if profile.ccm is not None:
         ccm = np.asarray(profile.ccm, float)
@@ -37,7 +42,7 @@ def sample_sensor(profile: SensorProfile | None, base_exposure_ev: float, seed: 
     tone = profile.tone
     out["tone"] = ({"curve": "gamma", "gamma": draw(tone.gamma, seed, "sensor", "gamma")} if tone.curve == "gamma" else
                    {"curve": "points", "points": [list(p) for p in tone.points]} if tone.curve == "points" else
-                   dict(SRGB_ONLY))
+                   view)
     for key in ("saturation", "vignetting", "chromatic_aberration_px", "softness_px"):
         dist = getattr(profile, key)
         if dist is not None:
