@@ -1,7 +1,10 @@
-"""The shipped demo assets and scene are what their committed build scripts make."""
+"""The shipped demo assets, scenes and HDRIs are what their committed build scripts make."""
+import math
 import subprocess
 import sys
 
+import cv2
+import numpy as np
 import pytest
 from conftest import DEMO_ASSETS, REPO, cli, tiny_config, write_config
 
@@ -24,6 +27,26 @@ def test_committed_distractor_shapes_are_byte_identical_to_a_rebuild(tmp_path):
     assert committed == sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
     for rel in committed:
         assert (shipped / rel).read_bytes() == (tmp_path / rel).read_bytes(), rel
+
+
+def test_each_shipped_hdri_shows_its_modelled_lights_where_the_environment_texture_puts_them():
+    """The committed HDRIs are the rooms their build script models: every emitter is bright in the
+    image in its direction from the panorama's eye, by Cycles' equirectangular mapping."""
+    sys.path.insert(0, str(REPO / "assets" / "hdri"))
+    try:
+        from build_hdris import EYE, HEIGHT, ROOMS, WIDTH
+    finally:
+        sys.path.pop(0)
+    for name, (_, _, emitters) in ROOMS.items():
+        image = cv2.imread(str(REPO / "assets" / "hdri" / f"{name}.hdr"), cv2.IMREAD_UNCHANGED)[..., ::-1]
+        assert image.shape == (HEIGHT, WIDTH, 3), name
+        for centre, _, _, colour, strength in emitters:
+            d = np.subtract(centre, EYE)
+            u = -math.atan2(d[1], d[0]) / (2 * math.pi) + 0.5
+            v = math.atan2(d[2], math.hypot(d[0], d[1])) / math.pi + 0.5
+            pixel = image[min(int((1 - v) * HEIGHT), HEIGHT - 1), int(u * WIDTH) % WIDTH]
+            assert pixel.max() > 0.5 * strength * max(colour), (name, centre, pixel)
+        assert image.mean() < 0.1 * max(e[4] for e in emitters), f"{name}: the lights, not the walls, are bright"
 
 
 @pytest.mark.render

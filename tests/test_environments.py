@@ -145,3 +145,85 @@ def test_backplate_objects_stand_inside_the_polygon_and_cast_shadows_on_the_phot
         diff = (photo - image).max(axis=2)
         assert (np.abs(photo - image).max(axis=2)[background] <= 3).mean() > 0.8  # the photo shows through
         assert (diff[background] > 15).sum() > 50  # and shadows darken it near the objects
+
+
+HDRI = REPO / "assets" / "hdri" / "studio.hdr"
+
+
+@pytest.mark.parametrize("world,kind", [({"sky": {"sun_elevation_deg": 35, "sun_azimuth_deg": 200}}, "sky"),
+                                        ({"hdri": {"file": str(HDRI), "strength": 0.6}}, "hdri"),
+                                        ({"color": [0.5, 0.5, 0.6], "strength": 0.3}, "color")], ids=["sky", "hdri",
+                                                                                                      "color"])
+def test_each_kind_of_world_renders_and_is_recorded_in_meta(tmp_path, world, kind):
+    out = tmp_path / "out"
+    cli("render", write_config(tmp_path, tiny_config(world=world, views_per_scene=1)), "-o", out, "-n", "1", "-q",
+        check=True)
+    assert cli("validate", out).returncode == 0
+    text = (out / "meta" / "000000.json").read_text()
+    meta = json.loads(text)
+    assert kind in meta["sampled"]["world"]
+    if kind == "sky":
+        assert meta["sampled"]["lights"][-1]["from"] == "sky" and meta["lights"][-1]["type"] == "sun"
+    if kind == "hdri":
+        assert meta["sampled"]["world"]["hdri"]["file"] == "studio.hdr" and str(REPO) not in text  # no local paths
+    image = cv2.imread(str(out / "images" / "000000.png"))
+    assert 10 < image.mean() < 245, "the world lit the scene"
+
+
+def test_turning_the_hdri_changes_the_light_and_not_the_labels(tmp_path):
+    outs = []
+    for k, turn in enumerate((0, 180)):
+        outs.append(tmp_path / f"out{k}")
+        world = {"hdri": {"file": str(HDRI), "strength": 1.0, "rotation_deg": turn}}
+        cli("render", write_config(tmp_path, tiny_config(world=world, lights=[]), f"c{k}.yaml"), "-o", outs[-1],
+            "-n", "1", "-q", check=True)
+    images = [cv2.imread(str(o / "images" / "000000.png")).astype(int) for o in outs]
+    masks = [cv2.imread(str(o / "masks" / "000000.png"), cv2.IMREAD_UNCHANGED) for o in outs]
+    assert np.array_equal(masks[0], masks[1])
+    assert np.abs(images[0] - images[1]).mean() > 2.0
+
+
+PANORAMA_CONVENTION = """
+import math, sys
+import numpy as np
+import bpy
+sys.path.insert(0, sys.argv[2])
+from build_hdris import PANO_ROTATION
+
+bpy.ops.wm.read_factory_settings(use_empty=True)
+scene = bpy.context.scene
+scene.render.engine, scene.cycles.samples, scene.cycles.use_denoising = "CYCLES", 1, False
+scene.cycles.filter_width = 0.01
+w, h = 64, 32
+image = bpy.data.images.new("pattern", w, h, float_buffer=True)
+u, v = np.meshgrid((np.arange(w) + 0.5) / w, (np.arange(h) + 0.5) / h)
+image.pixels.foreach_set(np.stack([u, v, u * 7 % 1.0, np.ones_like(u)], -1).astype(np.float32).ravel())
+scene.world = bpy.data.worlds.new("world")
+scene.world.use_nodes = True
+nodes = scene.world.node_tree.nodes
+texture = nodes.new("ShaderNodeTexEnvironment")
+texture.image, texture.interpolation = image, "Closest"
+scene.world.node_tree.links.new(texture.outputs["Color"], nodes["Background"].inputs["Color"])
+camera = bpy.data.cameras.new("pano")
+camera.type, camera.panorama_type = "PANO", "EQUIRECTANGULAR"
+rig = bpy.data.objects.new("pano", camera)
+rig.rotation_euler = PANO_ROTATION
+scene.collection.objects.link(rig)
+scene.camera = rig
+scene.render.resolution_x, scene.render.resolution_y = w, h
+scene.render.image_settings.file_format = "HDR"
+scene.view_settings.view_transform = "Standard"
+scene.render.filepath = sys.argv[1]
+bpy.ops.render.render(write_still=True)
+"""
+
+
+def test_the_hdri_builders_panorama_is_what_the_environment_texture_maps_back(tmp_path):
+    """A panorama of a world lit by a pattern, taken as the HDRI build script takes its rooms, is the
+    pattern itself: so a built HDRI puts its room's lights where they were modelled."""
+    subprocess.run([sys.executable, "-c", PANORAMA_CONVENTION, str(tmp_path / "pano.hdr"), str(REPO / "assets" / "hdri")],
+                   check=True, capture_output=True, timeout=300)
+    pano = cv2.imread(str(tmp_path / "pano.hdr"), cv2.IMREAD_UNCHANGED)[..., ::-1]
+    u, v = np.meshgrid((np.arange(64) + 0.5) / 64, (np.arange(32) + 0.5) / 32)
+    pattern = np.stack([u, v, u * 7 % 1.0], -1)[::-1]  # Blender's image rows run bottom-up
+    assert np.abs(pano - pattern).max() < 0.01  # Radiance RGBE keeps about 1 % precision

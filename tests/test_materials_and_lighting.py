@@ -1,5 +1,8 @@
 """The material library and lighting presets (pure): valid, reproducible from the seed, and
 where they should be."""
+import hashlib
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import REPO, tiny_config, write_config
@@ -52,8 +55,9 @@ def test_each_lighting_preset_loads_and_comes_before_the_scenarios_lights(tmp_pa
     config = tiny_config(lighting=str(REPO / "configs" / "lighting" / preset))
     loaded = load_scenario(write_config(tmp_path, config))
     own = tiny_config()["lights"]
-    assert len(loaded.scenario.lights) > len(own) and loaded.scenario.lights[-1].type == own[-1]["type"]
     first = plan_scene(loaded, resolve_assets(loaded), TABLE, 9, 0, [0])
+    assert loaded.scenario.lights[-1].type == own[-1]["type"]
+    assert len(first.lights) > len(own), "the preset adds lights (its own, or a sky's sun)"
     again = plan_scene(loaded, resolve_assets(loaded), TABLE, 9, 0, [0])
     assert [lt.sampled for lt in first.lights] == [lt.sampled for lt in again.lights]  # from the seed
     assert first.world == again.world
@@ -84,3 +88,43 @@ def test_camera_poses_stay_inside_the_camera_region(tmp_path):
                     camera_regions=(tuple((x + 50, y, z) for x, y, z in region),))
     with pytest.raises(ConfigError, match="no pose inside the scene's camera region after 200 tries"):
         plan_scene(loaded, resolve_assets(loaded), far, 0, 0, [0])
+
+
+HDRI = REPO / "assets" / "hdri" / "studio.hdr"
+
+
+def test_a_sky_brings_a_sun_lamp_from_the_skys_own_sun_direction(tmp_path):
+    sky = {"sun_elevation_deg": 30.0, "sun_azimuth_deg": 120.0, "sun_strength": 5.0, "strength": 0.2}
+    loaded = load_scenario(write_config(tmp_path, tiny_config(world={"sky": sky})))
+    plan = plan_scene(loaded, resolve_assets(loaded), TABLE, 3, 0, [0])
+    assert {k: plan.world["sky"][k] for k in sky} == sky and plan.world["sky"]["sun_angle_deg"] == 0.53
+    sun = plan.lights[-1]
+    assert sun.type == "sun" and sun.sampled["from"] == "sky" and sun.energy_w == 5.0
+    towards_sun = sun.light_to_world[:3, 3] - np.array(TABLE.camera_target)
+    el, az = np.radians(30.0), np.radians(120.0)
+    assert np.allclose(towards_sun / np.linalg.norm(towards_sun), [np.cos(el) * np.cos(az), np.cos(el) * np.sin(az),
+                                                                    np.sin(el)], atol=1e-9)
+    assert np.allclose(-sun.light_to_world[:3, 2], -towards_sun / np.linalg.norm(towards_sun), atol=1e-9)  # shines down it
+    low = plan_scene(load_scenario(write_config(tmp_path, tiny_config(world={"sky": {**sky, "sun_elevation_deg": 5}}),
+                                                "low.yaml")), resolve_assets(loaded), TABLE, 3, 0, [0]).lights[-1]
+    assert low.sampled["temperature_k"] < sun.sampled["temperature_k"] - 1000  # a low sun is warmer
+
+
+def test_an_hdri_is_planned_with_its_hash_and_a_rotation_per_scene(tmp_path):
+    loaded = load_scenario(write_config(tmp_path, tiny_config(world={"hdri": {"file": str(HDRI), "strength": 0.5}})))
+    worlds = [plan_scene(loaded, resolve_assets(loaded), TABLE, s, 0, [0]).world["hdri"] for s in range(3)]
+    assert worlds[0]["file"] == "studio.hdr" and worlds[0]["strength"] == 0.5
+    assert worlds[0]["sha256"] == hashlib.sha256(HDRI.read_bytes()).hexdigest()
+    assert len({w["rotation_deg"] for w in worlds}) == 3 and all(0 <= w["rotation_deg"] < 360 for w in worlds)
+
+
+def test_a_presets_hdri_is_found_beside_the_preset_and_a_scenarios_own_world_replaces_it(tmp_path):
+    (tmp_path / "presets").mkdir()
+    (tmp_path / "presets" / "p.yaml").write_text(f"world: {{hdri: {{file: ../{HDRI.name}}}}}\n")
+    (tmp_path / HDRI.name).write_bytes(HDRI.read_bytes())
+    (tmp_path / "configs").mkdir()
+    loaded = load_scenario(write_config(tmp_path / "configs", tiny_config(lighting="../presets/p.yaml")))
+    assert Path(loaded.scenario.world.hdri.file) == (tmp_path / HDRI.name).resolve()
+    own = load_scenario(write_config(tmp_path / "configs", tiny_config(lighting="../presets/p.yaml",
+                                                                       world={"sky": {}}), "own.yaml"))
+    assert own.scenario.world.hdri is None and own.scenario.world.sky is not None

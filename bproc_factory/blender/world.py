@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import bpy
+import numpy as np
 
 from bproc_factory.assets import SceneInfo, is_backplate, load_backplate
 from bproc_factory.blender.materials import build_material, use_material
@@ -33,6 +34,8 @@ class Environment:
         self._undo: list[tuple[Any, str, Any]] = []  # (owner, attribute, value) to restore
         self._unlinked: list[bpy.types.NodeSocket] = []  # world colour inputs a planned colour replaced
         self._materials: list[bpy.types.Material] = []
+        self._nodes: list[bpy.types.Node] = []  # sky or HDRI nodes of the current scene
+        self._images: dict[str, bpy.types.Image] = {}  # HDRIs, loaded once per session
 
     @property
     def backplate(self) -> bool:
@@ -42,13 +45,15 @@ class Environment:
               scene_lights: dict[str, dict[str, Any]]) -> None:
         """Set the planned world light, swap surface materials and randomise scene lights."""
         if "color" in world:
-            links = self._world.id_data.links
-            for link in list(self._world.inputs["Color"].links):  # e.g. an environment texture
-                self._unlinked.append(link.from_socket)
-                links.remove(link)
+            self._unlink_colour()
             self._world.inputs["Color"].default_value = (*world["color"], 1.0)
         if "strength" in world:
             self._world.inputs["Strength"].default_value = world["strength"]
+        for kind, build in (("sky", self._sky), ("hdri", self._hdri)):
+            if kind in world:
+                self._unlink_colour()
+                self._world.id_data.links.new(build(world[kind]), self._world.inputs["Color"])
+                self._world.inputs["Strength"].default_value = world[kind]["strength"]
         for name, params in surfaces.items():
             obj = bpy.data.objects[name]
             material = build_material(f"bpf_surface_{name}", params)
@@ -65,6 +70,44 @@ class Environment:
                 self._remember(light, "color")
                 light.color = values["color_rgb"]
 
+    def _unlink_colour(self) -> None:
+        """Detach what feeds the world colour (e.g. the scene's environment texture), to restore later."""
+        links = self._world.id_data.links
+        for link in list(self._world.inputs["Color"].links):
+            if link.from_node not in self._nodes:
+                self._unlinked.append(link.from_socket)
+            links.remove(link)
+
+    def _sky(self, sky: dict[str, Any]) -> bpy.types.NodeSocket:
+        """A Nishita sky node for the planned values; its sun disc is off (a sun lamp is the sun)."""
+        node = self._new_node("ShaderNodeTexSky")
+        node.sky_type = "NISHITA"
+        node.sun_disc = False
+        node.sun_elevation = np.radians(sky["sun_elevation_deg"])
+        node.sun_rotation = np.radians(90.0 - sky["sun_azimuth_deg"])  # Nishita turns from +Y, clockwise
+        node.air_density, node.dust_density, node.ozone_density = sky["air"], sky["dust"], sky["ozone"]
+        return node.outputs["Color"]
+
+    def _hdri(self, hdri: dict[str, Any]) -> bpy.types.NodeSocket:
+        """An environment texture of the HDRI, turned ``rotation_deg`` about the vertical axis."""
+        path = hdri["path"]
+        if path not in self._images:
+            self._images[path] = bpy.data.images.load(path, check_existing=True)
+        coords = self._new_node("ShaderNodeTexCoord")
+        mapping = self._new_node("ShaderNodeMapping")
+        mapping.inputs["Rotation"].default_value = (0.0, 0.0, np.radians(hdri["rotation_deg"]))
+        texture = self._new_node("ShaderNodeTexEnvironment")
+        texture.image = self._images[path]
+        links = self._world.id_data.links
+        links.new(coords.outputs["Generated"], mapping.inputs["Vector"])
+        links.new(mapping.outputs["Vector"], texture.inputs["Vector"])
+        return texture.outputs["Color"]
+
+    def _new_node(self, kind: str) -> bpy.types.Node:
+        node = self._world.id_data.nodes.new(kind)
+        self._nodes.append(node)
+        return node
+
     def _remember(self, owner: Any, attribute: str) -> None:
         value = getattr(owner, attribute)
         self._undo.append((owner, attribute, tuple(value) if attribute == "color" else value))
@@ -73,6 +116,9 @@ class Environment:
         """Undo everything ``apply`` changed, newest first."""
         self._world.inputs["Color"].default_value = self._world_defaults[0]
         self._world.inputs["Strength"].default_value = self._world_defaults[1]
+        for node in self._nodes:
+            self._world.id_data.nodes.remove(node)
+        self._nodes.clear()
         for socket in self._unlinked:
             self._world.id_data.links.new(socket, self._world.inputs["Color"])
         self._unlinked.clear()

@@ -105,9 +105,12 @@ def _merge_profile(raw: dict[str, Any], section: str, model: type[BaseModel], pa
     raw[section] = deep_merge(data, kept)
 
 
+WORLD_KINDS = {"color", "sky", "hdri"}  # the kinds of world light; a world has one
+
+
 def _merge_lighting(raw: dict[str, Any], path: Path) -> None:
     """Put a lighting preset's lights before the scenario's, and lay the scenario's world over the
-    preset's."""
+    preset's (a scenario that names its own kind of world, colour, sky or HDRI, replaces the preset's)."""
     ref = raw.get("lighting")
     if not ref:
         return
@@ -117,8 +120,14 @@ def _merge_lighting(raw: dict[str, Any], path: Path) -> None:
     data = read_yaml(preset_path)
     validate(LightingPreset, data, preset_path)
     raw["lights"] = list(data.get("lights") or []) + list(raw.get("lights") or [])
-    if data.get("world") or raw.get("world"):
-        raw["world"] = deep_merge(data.get("world") or {}, raw.get("world") or {})
+    preset, own = dict(data.get("world") or {}), raw.get("world") or {}
+    if isinstance(preset.get("hdri"), dict) and "file" in preset["hdri"]:  # relative to the preset, not the scenario
+        preset["hdri"] = {**preset["hdri"], "file": str((preset_path.parent / preset["hdri"]["file"]).resolve())}
+    if WORLD_KINDS & own.keys():  # the scenario's own kind of world replaces the preset's
+        dropped = WORLD_KINDS | ({"strength"} if own.keys() & {"sky", "hdri"} else set())
+        preset = {k: v for k, v in preset.items() if k not in dropped}
+    if preset or own:
+        raw["world"] = deep_merge(preset, own)
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

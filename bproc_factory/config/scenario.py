@@ -177,13 +177,75 @@ class SceneLights(StrictModel):
                                   "null: keep the lights' colours")
 
 
+Density = Annotated[Distribution, bounded(ge=0, le=10)]
+
+
+class SkyConfig(StrictModel):
+    """Blender's physical (Nishita) daylight sky, with a sun lamp in the sun's direction for crisp
+    shadows (the sky's own sun disc is off, so the sun is not counted twice)."""
+
+    sun_elevation_deg: Annotated[Distribution, bounded(ge=0, le=90)] = Field(
+        default=Uniform(uniform=(15.0, 60.0)), description="sun above the horizon in degrees, 0..90")
+    sun_azimuth_deg: Angle = Field(default=Uniform(uniform=(0.0, 360.0)), description="sun direction around the "
+                                   "vertical axis in degrees from world +X towards +Y")
+    air: Density = Field(default=1.0, description="air density (1 = Earth at sea level; more: bluer, "
+                         "dimmer near the horizon), 0..10")
+    dust: Density = Field(default=1.0, description="dust and haze density (more: whiter, hazier sky), 0..10")
+    ozone: Density = Field(default=1.0, description="ozone density (more: deeper blue), 0..10")
+    strength: NonNegative = Field(default=Uniform(uniform=(0.1, 0.3)), description="sky light strength (Blender "
+                                  "background strength), >= 0")
+    sun_strength: NonNegative = Field(default=Uniform(uniform=(3.0, 6.0)), description="the sun lamp's irradiance "
+                                      "in W/m², >= 0 (0: sky light only, as under an overcast)")
+    sun_angle_deg: Annotated[Distribution, bounded(ge=0, le=180)] = Field(
+        default=0.53, description="angular diameter of the sun in degrees (0.53: the real sun, hard shadows)")
+
+
+HDRI_SIGNATURES = (b"#?RADIANCE", b"#?RGBE", b"\x76\x2f\x31\x01")  # Radiance .hdr, OpenEXR
+
+
+class HdriConfig(StrictModel):
+    """An equirectangular HDR image lighting the scene and seen in reflections."""
+
+    file: str = Field(description="a .hdr or .exr equirectangular image, relative to the config (shipped ones: "
+                      "the factory's assets/hdri/)")
+    strength: NonNegative = Field(default=1.0, description="multiplier on the image's light, >= 0")
+    rotation_deg: Angle = Field(default=Uniform(uniform=(0.0, 360.0)), description="turn of the image about the "
+                                "vertical axis in degrees, sampled per scene")
+
+    @field_validator("file")
+    @classmethod
+    def _hdri_exists(cls, value: str, info: ValidationInfo) -> str:
+        if Path(value).suffix.lower() not in (".hdr", ".exr"):
+            raise ValueError(f"file: an HDRI is a .hdr or .exr image, got '{value}'")
+        _existing(value, info, "HDRI file")
+        base = (info.context or {}).get("base_dir")
+        if base is not None:
+            with open(Path(base) / value, "rb") as fh:
+                head = fh.read(10)
+            if not head.startswith(HDRI_SIGNATURES):
+                raise ValueError(f"file: '{value}' is not a Radiance .hdr or OpenEXR image (its first bytes say so)")
+        return value
+
+
 class WorldConfig(StrictModel):
-    """World (environment) light; left as the scene has it when omitted."""
+    """World (environment) light: a flat colour, a physical sky, or an HDRI; left as the scene has it
+    when omitted."""
 
     color: tuple[float, float, float] | None = Field(default=None, description="[R, G, B] linear world colour; "
                                                      "null: keep the scene's")
     strength: NonNegative | None = Field(default=None, description="world light strength (Blender background "
                                          "strength), >= 0; sampled per scene; null: keep the scene's")
+    sky: SkyConfig | None = Field(default=None, description="a physical daylight sky with a matching sun lamp")
+    hdri: HdriConfig | None = Field(default=None, description="an HDR environment image")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "WorldConfig":
+        given = [k for k in ("color", "sky", "hdri") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give one of color, sky or hdri, not {' and '.join(given)}")
+        if self.strength is not None and (self.sky is not None or self.hdri is not None):
+            raise ValueError(f"strength: set {'sky' if self.sky else 'hdri'}.strength instead")
+        return self
 
 
 class LightingPreset(StrictModel):

@@ -48,7 +48,7 @@ def image_meta(run_seed: int, plan: ScenePlan, view: ViewPlan, file_name: str,
                     "light_to_world": _mat(lt.light_to_world)} for lt in plan.lights],
         "sampled": {"view": view.sampled, "sensor": view.sensor, "lens": view.lens,
                     "objects": [o.sampled for o in plan.objects],
-                    "lights": [lt.sampled for lt in plan.lights], "world": plan.world,
+                    "lights": [lt.sampled for lt in plan.lights], "world": _portable(plan.world),
                     "surfaces": plan.surfaces, "scene_lights": plan.scene_lights},
         "provenance": provenance,
         "annotations": annotations,
@@ -72,3 +72,10 @@ def _object(o: ObjectPlan, category_ids: dict[str, int], fate: str, vis: Visibil
                     "visib_fract": round(vis.visib_fract, 6), "truncated": round(vis.truncated, 6),
                     "truncated_is_lower_bound": vis.clipped})
     return out
+
+
+def _portable(world: dict[str, Any]) -> dict[str, Any]:
+    """The world as meta records it: an HDRI by file name and hash, not by this machine's path."""
+    if "hdri" not in world:
+        return world
+    return {**world, "hdri": {k: v for k, v in world["hdri"].items() if k != "path"}}

@@ -10,6 +10,7 @@ from bproc_factory.assets import SceneInfo
 from bproc_factory.config import LoadedScenario, draw, rng_for, sample_int
 from bproc_factory.plan.colour import kelvin_to_rgb
 from bproc_factory.plan.records import LightPlan
+from bproc_factory.plan.world import plan_sky
 from bproc_factory.sensor import look_at, opencv_to_blender, spherical_offset
 
 
@@ -46,6 +47,15 @@ def plan_lights(loaded: LoadedScenario, info: SceneInfo, scene_seed: int,
                                     color_rgb=kelvin_to_rgb(s["temperature_k"]),
                                     light_to_world=opencv_to_blender(look_at(eye, target)),
                                     sampled=s))
+    if loaded.scenario.world.sky is not None:  # the sky's sun, as a lamp: crisp shadows
+        sky = plan_sky(loaded, scene_seed)
+        eye = target + spherical_offset(10.0, sky["sun_elevation_deg"], sky["sun_azimuth_deg"])
+        temperature = sun_temperature_k(sky["sun_elevation_deg"])
+        s = {"type": "sun", "energy_w": sky["sun_strength"], "temperature_k": temperature,
+             "elevation_deg": sky["sun_elevation_deg"], "azimuth_deg": sky["sun_azimuth_deg"],
+             "sun_angle_deg": sky["sun_angle_deg"], "from": "sky"}
+        lights.append(LightPlan(type="sun", energy_w=sky["sun_strength"], color_rgb=kelvin_to_rgb(temperature),
+                                light_to_world=opencv_to_blender(look_at(eye, target)), sampled=s))
     sun = info.backplate.get("sun") if info.backplate else None
     if sun:  # the photo's sun, as annotated
         eye = target + spherical_offset(10.0, sun["elevation_deg"], sun["azimuth_deg"])
@@ -69,3 +79,9 @@ def plan_scene_lights(loaded: LoadedScenario, info: SceneInfo, scene_seed: int) 
             values["color_rgb"] = list(kelvin_to_rgb(values["temperature_k"]))
         out[name] = values
     return out
+
+
+def sun_temperature_k(elevation_deg: float) -> float:
+    """Colour temperature of direct sunlight by the sun's height: about 2000 K at the horizon (long
+    path through air), 5800 K overhead; a smooth approximation of measured daylight."""
+    return float(2000.0 + 3800.0 * np.sqrt(np.sin(np.radians(np.clip(elevation_deg, 0.0, 90.0)))))
