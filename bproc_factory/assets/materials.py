@@ -43,6 +43,21 @@ class MaterialSpec(StrictModel):
     metallic: Fraction = 0.0
     bump: Fraction = 0.0
     pattern_scale: Positive = 10.0
+    # optical layers (0 = off)
+    anisotropic: Fraction = 0.0  # stretched highlights, as brushed or turned metal (around the object's Z)
+    anisotropic_rotation: Fraction = 0.0
+    transmission: Fraction = 0.0  # 1 = glass or clear plastic
+    ior: Annotated[Distribution, bounded(ge=1.0, le=3.0)] = 1.5
+    thin_walled: bool = False  # a thin sheet (film, a window): reflects but does not bend what is behind it
+    coat: Fraction = 0.0  # a clear glossy coat over the base, as on printed, varnished cardboard
+    coat_roughness: Fraction = 0.05
+    subsurface: Fraction = 0.0  # light scattering under the surface, as in fruit, wax or skin
+    subsurface_radius_mm: Positive = 5.0
+    # surface imperfections (0 = none, 1 = strong)
+    roughness_variation: Fraction = 0.0  # patchy gloss
+    smudges: Fraction = 0.0  # fingerprints and wipe marks: duller, blotchy patches
+    scratches: Fraction = 0.0  # fine random scratch lines
+    dust: Fraction = 0.0  # a grey-beige film on upward-facing parts
 
 
 @functools.lru_cache(maxsize=64)
@@ -73,7 +88,13 @@ def sample_material(spec: MaterialSpec, seed: int, *key: str | int) -> dict[str,
             "roughness": draw(spec.roughness, seed, *key, "roughness"),
             "metallic": draw(spec.metallic, seed, *key, "metallic"),
             "bump": draw(spec.bump, seed, *key, "bump"),
-            "pattern_scale": draw(spec.pattern_scale, seed, *key, "pattern_scale")}
+            "pattern_scale": draw(spec.pattern_scale, seed, *key, "pattern_scale"),
+            **{k: draw(getattr(spec, k), seed, *key, k) for k in DRAWN_LAYERS},
+            "thin_walled": spec.thin_walled}
+
+
+DRAWN_LAYERS = ("anisotropic", "anisotropic_rotation", "transmission", "ior", "coat", "coat_roughness", "subsurface",
+                "subsurface_radius_mm", "roughness_variation", "smudges", "scratches", "dust")
 
 
 def resolve_materials(names: list[str], base_dir: Path, where: str) -> list[MaterialSpec]:
