@@ -1,11 +1,14 @@
 """Build the bundled demo assets (meshes + generated textures) into ``assets/demo/``.
 
 Run: ``python assets/build_demo_assets.py [OUT_DIR]``. Nothing is downloaded: every shape is
-modelled here and every texture drawn with OpenCV. The three assets use the three supported
-mesh formats and both ways of giving real size:
-- ``soda_can``: OBJ + MTL + PNG label, Y-up, millimetres (``scale: 0.001``);
-- ``cereal_box``: GLB with a PBR base-colour texture, Y-up, sized by ``height_m``;
-- ``bottle``: PLY with vertex colours, Z-up, millimetres (``scale: 0.001``).
+modelled here and every texture drawn with OpenCV. The assets use the three supported mesh
+formats, both ways of giving real size, and both ways of making a surface real:
+- ``soda_can``: OBJ + MTL + PNG label, Y-up, millimetres (``scale: 0.001``); a ``finish`` makes the
+  printed label metallic aluminium with anisotropic highlights;
+- ``cereal_box``: GLB with a PBR base-colour texture, Y-up, sized by ``height_m``; a ``finish`` gives
+  the print a glossy coat;
+- ``bottle``: PLY, Z-up, millimetres (``scale: 0.001``); ``material: tinted_glass``;
+- ``apple``: PLY, Z-up, sized by ``height_m``; ``material: fruit`` (subsurface scattering).
 """
 from __future__ import annotations
 
@@ -74,6 +77,8 @@ def soda_can(folder: Path) -> None:
     mesh.export(folder / "mesh.obj", mtl_name="mesh.mtl")
     _write_yaml(folder, {"name": "soda_can", "category": "can", "mesh": "mesh.obj",
                          "up_axis": "y", "scale": 0.001,
+                         "finish": {"metallic": {"uniform": [0.85, 1.0]}, "roughness": {"uniform": [0.12, 0.3]},
+                                    "anisotropic": {"uniform": [0.3, 0.7]}},
                          "source": "modelled by assets/build_demo_assets.py", "license": "CC0-1.0"})
 
 
@@ -123,6 +128,8 @@ def cereal_box(folder: Path) -> None:
     mesh.export(folder / "mesh.glb")
     _write_yaml(folder, {"name": "cereal_box", "category": "box", "mesh": "mesh.glb",
                          "up_axis": "y", "height_m": 0.28,
+                         "finish": {"roughness": {"uniform": [0.5, 0.7]}, "coat": {"uniform": [0.3, 0.7]},
+                                    "coat_roughness": {"uniform": [0.05, 0.15]}},
                          "source": "modelled by assets/build_demo_assets.py", "license": "CC0-1.0"})
 
 
@@ -157,12 +164,28 @@ def bottle(folder: Path) -> None:
                            process=False)
     mesh.export(folder / "mesh.ply")
     _write_yaml(folder, {"name": "bottle", "category": "bottle", "mesh": "mesh.ply",
-                         "up_axis": "z", "scale": 0.001,
+                         "up_axis": "z", "scale": 0.001, "material": "tinted_glass",
+                         "source": "modelled by assets/build_demo_assets.py", "license": "CC0-1.0"})
+
+
+def apple(folder: Path) -> None:
+    """A 75 mm apple: a sphere slightly wider than tall, dimpled at the stalk and the base."""
+    sphere = trimesh.creation.icosphere(subdivisions=4, radius=1.0)
+    v = np.asarray(sphere.vertices)
+    r_xy = np.hypot(v[:, 0], v[:, 1])
+    z = v[:, 2] * 0.88 - 0.18 * np.exp(-(r_xy / 0.35) ** 2) * np.sign(v[:, 2])  # dimples at both poles
+    lobes = 1.0 + 0.03 * np.cos(5 * np.arctan2(v[:, 1], v[:, 0])) * (1 - np.abs(v[:, 2]))  # five soft lobes
+    verts = np.column_stack([v[:, 0] * lobes, v[:, 1] * lobes, z]) * 40.0
+    verts[:, 2] -= verts[:, 2].min()
+    mesh = trimesh.Trimesh(verts, np.asarray(sphere.faces), process=False)
+    mesh.export(folder / "mesh.ply")
+    _write_yaml(folder, {"name": "apple", "category": "fruit", "mesh": "mesh.ply",
+                         "up_axis": "z", "height_m": 0.07, "material": "fruit",
                          "source": "modelled by assets/build_demo_assets.py", "license": "CC0-1.0"})
 
 
 def main(out_dir: Path) -> None:
-    for build in (soda_can, cereal_box, bottle):
+    for build in (soda_can, cereal_box, bottle, apple):
         folder = out_dir / build.__name__
         folder.mkdir(parents=True, exist_ok=True)
         build(folder)

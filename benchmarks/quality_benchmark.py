@@ -56,7 +56,7 @@ def main() -> None:
                  "--sweep", "render.denoiser=" + ",".join(DENOISERS)]
         out = subprocess.run(cli + ["-o", str(work / "grid"), *sweep], check=True, capture_output=True, text=True).stdout
         seconds = {str(Path(m.group(2)).relative_to(work / "grid")): float(m.group(1))
-                   for m in re.finditer(r"([\d.]+) s/image on .*?-> (\S+)", out)}
+                   for m in re.finditer(r"([\d.]+) s/image after setup on .*?-> (\S+)", out)}
         rows = []
         for subset, s_per_image in seconds.items():
             psnr, off = [], []

@@ -154,6 +154,12 @@ CASES = [
          **asset("name: a\ncategory: can\nmesh: mesh.obj\nheight_m: 0.1\n", mesh=None), blames="asset.yaml"),
     Case("an asset of negative height", ("height_m", "> 0"),
          **asset("name: a\ncategory: can\nmesh: mesh.obj\nheight_m: -0.1\n"), blames="asset.yaml"),
+    Case("an asset with an unknown library material", ("material", "'unobtainium' not found"),
+         **asset("name: a\ncategory: can\nmesh: mesh.obj\nheight_m: 0.1\nmaterial: unobtainium\n"),
+         blames="asset.yaml"),
+    Case("an asset finish with a metallic of 2", ("finish.metallic", "<= 1"),
+         **asset("name: a\ncategory: can\nmesh: mesh.obj\nheight_m: 0.1\nfinish: {metallic: 2}\n"),
+         blames="asset.yaml"),
     Case("a mesh file that is text", ("the mesh has no triangles",),
          **asset("name: a\ncategory: can\nmesh: mesh.obj\nheight_m: 0.1\n", mesh="not a mesh\n"), blames="mesh.obj"),
     # photo backplates

@@ -128,3 +128,18 @@ def test_a_presets_hdri_is_found_beside_the_preset_and_a_scenarios_own_world_rep
     own = load_scenario(write_config(tmp_path / "configs", tiny_config(lighting="../presets/p.yaml",
                                                                        world={"sky": {}}), "own.yaml"))
     assert own.scenario.world.hdri is None and own.scenario.world.sky is not None
+
+
+def test_an_assets_own_material_and_finish_are_drawn_per_instance_and_a_groups_materials_win(tmp_path):
+    demo = REPO / "assets" / "demo"
+    config = tiny_config(objects=[{"assets": [str(demo / "bottle")], "count": 2},
+                                  {"assets": [str(demo / "soda_can")], "count": 2},
+                                  {"assets": [str(demo / "bottle")], "count": 1, "materials": ["rubber"]}])
+    loaded = load_scenario(write_config(tmp_path, config))
+    objects = plan_scene(loaded, resolve_assets(loaded), TABLE, 5, 0, [0]).objects
+    bottles, cans, painted = objects[:2], objects[2:4], objects[4]
+    assert all(o.sampled["material"]["material"] == "tinted_glass" and o.finish is None for o in bottles)
+    assert bottles[0].sampled["material"] != bottles[1].sampled["material"], "drawn per instance"
+    for can in cans:
+        assert can.material is None and 0.85 <= can.finish["metallic"] <= 1.0 and 0.3 <= can.finish["anisotropic"] <= 0.7
+    assert painted.sampled["material"]["material"] == "rubber"

@@ -15,6 +15,7 @@ import numpy as np
 import trimesh
 from pydantic import Field, model_validator
 
+from bproc_factory.assets.materials import Finish, resolve_material
 from bproc_factory.config import ConfigError, LoadedScenario, StrictModel, read_yaml, validate
 
 MESH_SUFFIXES = (".obj", ".glb", ".gltf", ".ply")
@@ -40,6 +41,11 @@ class AssetSpec(StrictModel):
     height_m: float | None = Field(default=None, gt=0, description="real height; sets the scale")
     source: str | None = None
     license: str | None = None
+    material: str | None = Field(default=None, description="a library material (or a YAML path, relative to the "
+                                 "asset) replacing the mesh's own, unless the object group names materials")
+    finish: Finish | None = Field(default=None, description="optical values (metallic, roughness, anisotropic, coat, "
+                                  "coat_roughness, transmission, ior, subsurface) laid over the mesh's own "
+                                  "materials, keeping their colours and textures")
     capture: dict[str, Any] | None = Field(
         default=None, description="written by bproc-factory ingest: source video hash, segmenter, cameras, "
                                   "views (frame, angle, mask confidence, crop box), dropped frames, mesh quality")
@@ -162,6 +168,11 @@ def load_asset(folder: Path, mode: str = "mesh") -> Asset:
     mesh_path = (folder / spec.mesh).resolve()
     if not mesh_path.is_file():
         raise ConfigError(f"{spec_path}: mesh: file '{spec.mesh}' not found")
+    if spec.material is not None:
+        try:
+            resolve_material(spec.material, folder)
+        except ConfigError as exc:
+            raise ConfigError(f"{spec_path}: material: {exc}") from None
     mesh = load_mesh(mesh_path)
     up = spec.up_axis or _DEFAULT_UP[mesh_path.suffix.lower()]
     rotated = np.asarray(mesh.vertices, dtype=np.float64) @ _UP_TO_Z[up].T

@@ -60,6 +60,25 @@ class MaterialSpec(StrictModel):
     dust: Fraction = 0.0  # a grey-beige film on upward-facing parts
 
 
+class Finish(StrictModel):
+    """Optical values laid over an asset's own materials, whose colours and textures stay: a printed
+    can made metallic, a printed box given a glossy coat. Each value drawn per instance."""
+
+    metallic: Fraction | None = None
+    roughness: Fraction | None = None
+    anisotropic: Fraction | None = None
+    coat: Fraction | None = None
+    coat_roughness: Fraction | None = None
+    transmission: Fraction | None = None
+    ior: Annotated[Distribution, bounded(ge=1.0, le=3.0)] | None = None
+    subsurface: Fraction | None = None
+
+
+def sample_finish(finish: Finish, seed: int, *key: str | int) -> dict[str, float]:
+    """The finish's values for one instance, each from its own stream under ``key``."""
+    return {k: draw(v, seed, *key, k) for k, v in finish if v is not None}
+
+
 @functools.lru_cache(maxsize=64)
 def load_material(path: Path) -> MaterialSpec:
     """Read and validate one material YAML; errors name the file and key."""

@@ -42,6 +42,25 @@ def build_material(name: str, params: dict[str, Any]) -> bpy.types.Material:
     return mat
 
 
+FINISH_INPUTS = {"metallic": "Metallic", "roughness": "Roughness", "anisotropic": "Anisotropic",
+                 "coat": "Coat Weight", "coat_roughness": "Coat Roughness", "transmission": "Transmission Weight",
+                 "ior": "IOR", "subsurface": "Subsurface Weight"}
+
+
+def apply_finish(material: bpy.types.Material, finish: dict[str, float]) -> bpy.types.Material:
+    """Set the finish's values on every Principled BSDF of ``material`` (a texture feeding one of
+    those inputs is disconnected; the colour and its texture stay)."""
+    if material.use_nodes:
+        for node in material.node_tree.nodes:
+            if node.type == "BSDF_PRINCIPLED":
+                for key, value in finish.items():
+                    socket = node.inputs[FINISH_INPUTS[key]]
+                    for link in list(socket.links):
+                        material.node_tree.links.remove(link)
+                    socket.default_value = value
+    return material
+
+
 def _value(nodes, value: float) -> bpy.types.NodeSocket:
     node = nodes.new("ShaderNodeValue")
     node.outputs[0].default_value = value

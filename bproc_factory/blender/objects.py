@@ -7,7 +7,7 @@ from mathutils import Matrix
 
 from bproc_factory.blender.billboards import CardLibrary
 from bproc_factory.blender.bootstrap import api
-from bproc_factory.blender.materials import build_material, use_material
+from bproc_factory.blender.materials import apply_finish, build_material, use_material
 from bproc_factory.blender.meshes import MeshLibrary
 from bproc_factory.plan import ObjectPlan
 
@@ -35,4 +35,10 @@ def add_object(plan: ObjectPlan, meshes: MeshLibrary, cards: CardLibrary, collec
     if material is not None:
         materials.append(material)
         use_material(obj.material_slots[0], material)
+    elif plan.finish:
+        for slot in obj.material_slots:
+            if slot.material is not None:
+                finished = apply_finish(slot.material.copy(), plan.finish)
+                materials.append(finished)
+                use_material(slot, finished)
     return obj

@@ -82,6 +82,7 @@ def label_pass(outputs: dict[str, bpy.types.Node]) -> None:
     scene.render.film_transparent = False
     scene.render.image_settings.color_mode = "RGB"
     scene.camera.data.dof.use_dof = False
+    _world_light_map(scene, None)  # no lighting is computed: skip the world's importance map
     outputs["index"].mute = False
     if "shadow" in outputs:
         outputs["shadow"].mute = True
@@ -113,8 +114,25 @@ def beauty_pass(outputs: dict[str, bpy.types.Node], render: RenderConfig, dof: b
         scene.render.motion_blur_shutter = 1.0  # frames: keys sit half a frame either side
         scene.render.motion_blur_position = "CENTER"
     scene.camera.data.dof.use_dof = dof
+    _world_light_map(scene, WORLD_MAP_RESOLUTION)
     outputs["index"].mute = True
     if "shadow" in outputs:
         outputs["shadow"].mute = False
         scene.render.film_transparent = True
         scene.render.image_settings.color_mode = "RGBA"
+
+
+WORLD_MAP_RESOLUTION = 1024  # the world's importance map; Cycles' automatic choice took 1.6 s per render call
+
+
+def _world_light_map(scene: bpy.types.Scene, resolution: int | None) -> None:
+    """Importance-sample a textured world (an HDRI, a sky) with a map of ``resolution``, or not at
+    all (``None``); a plain-colour world keeps Cycles' automatic choice."""
+    if scene.world is None:
+        return
+    settings = scene.world.cycles
+    textured = scene.world.use_nodes and any(node.type == "BACKGROUND" and node.inputs["Color"].is_linked
+                                             for node in scene.world.node_tree.nodes)
+    settings.sampling_method = "NONE" if resolution is None else ("MANUAL" if textured else "AUTOMATIC")
+    if resolution is not None:
+        settings.sample_map_resolution = resolution

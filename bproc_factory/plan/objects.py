@@ -7,7 +7,16 @@ from typing import Any
 
 import numpy as np
 
-from bproc_factory.assets import Asset, MaterialSpec, PlacementArea, SceneInfo, resolve_materials, sample_material
+from bproc_factory.assets import (
+    Asset,
+    MaterialSpec,
+    PlacementArea,
+    SceneInfo,
+    resolve_material,
+    resolve_materials,
+    sample_finish,
+    sample_material,
+)
 from bproc_factory.config import LoadedScenario, rng_for, sample, sample_int
 from bproc_factory.plan.fit import area_named
 from bproc_factory.plan.physics import Body, random_rotation, settle
@@ -118,15 +127,19 @@ def plan_objects(loaded: LoadedScenario, assets: list[list[Asset]], info: SceneI
                 sampled["size_m"] = size
             if target_id is not None:
                 sampled["occludes"] = target_id
-            material = None
-            if specs:
-                spec = specs[int(rng.integers(len(specs)))]
+            material = finish = None
+            choices = specs or ([resolve_material(asset.spec.material, asset.folder)] if asset.spec.material else [])
+            if choices:  # the group's materials, else the asset's own library material
+                spec = choices[int(rng.integers(len(choices)))]
                 material = sample_material(spec, scene_seed, "objects", *tag, len(objects) + 1, "material")
                 sampled["material"] = material
+            elif asset.spec.finish is not None:
+                finish = sample_finish(asset.spec.finish, scene_seed, "objects", *tag, len(objects) + 1, "finish")
+                sampled["finish"] = finish
             objects.append(ObjectPlan(
                 instance_id=len(objects) + 1, asset=asset,
                 obj_to_world=world_from_canonical @ asset.canonical_from_file, sampled=sampled,
-                category=group.category or asset.category, label=group.label, material=material))
+                category=group.category or asset.category, label=group.label, material=material, finish=finish))
     for area in info.placement_areas:
         if area.name in pending:
             _settle_area(objects, pending[area.name], area)

@@ -20,6 +20,7 @@ class ObjectPlan:
     category: str = ""
     label: str = "category"  # category | background | ignore (the group's `label`)
     material: dict[str, Any] | None = None  # a drawn library material replacing the asset's own
+    finish: dict[str, float] | None = None  # drawn optical values laid over the asset's own materials
 
     @property
     def hull_world(self) -> np.ndarray:
