@@ -21,7 +21,6 @@ import tempfile
 from pathlib import Path
 
 import cv2
-import numpy as np
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
