@@ -8,7 +8,7 @@
    ``material``/``finish``) and adding one feature per row until it is today's demo. Each row gives
    seconds per image after setup and the ratio to the first row (target for the full demo: 1.5x).
 
-Usage: ``python benchmarks/photoreal_benchmark.py [-n 4] [--resolution 320x240] [--skip-clipping]``
+Usage: ``python benchmarks/photoreal_benchmark.py [-n 4] [--resolution 320x240] [--skip-clipping] [--ends-only]``
 """
 from __future__ import annotations
 
@@ -86,6 +86,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=4)
     parser.add_argument("--resolution", default="320x240")
     parser.add_argument("--skip-clipping", action="store_true")
+    parser.add_argument("--ends-only", action="store_true", help="render only the first and last rows (a smoke test)")
     args = parser.parse_args()
     width, height = (int(v) for v in args.resolution.split("x"))
     f = 620 * width / 640
@@ -101,7 +102,10 @@ def main() -> None:
         print(f"cost: demo.yaml seed 7, {args.n} images at {width}x{height}, same samples, side by side")
         print(f"{'step':<50}{'s/image':>9}{'ratio':>7}{'clipped px':>12}")
         base = None
-        for k, (name, config) in enumerate(steps(work)):
+        rows = steps(work)
+        for k, (name, config) in enumerate(rows):
+            if args.ends_only and 0 < k < len(rows) - 1:
+                continue
             seconds = render(config, work / f"out{k}", args.n, sets)
             base = base or seconds
             print(f"{name:<50}{seconds:>9.2f}{seconds / base:>6.2f}x{100 * max(clipped_share(work / f'out{k}')):>11.3f}%")

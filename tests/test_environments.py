@@ -151,9 +151,7 @@ HDRI = REPO / "assets" / "hdri" / "studio.hdr"
 
 
 @pytest.mark.parametrize("world,kind", [({"sky": {"sun_elevation_deg": 35, "sun_azimuth_deg": 200}}, "sky"),
-                                        ({"hdri": {"file": str(HDRI), "strength": 0.6}}, "hdri"),
-                                        ({"color": [0.5, 0.5, 0.6], "strength": 0.3}, "color")], ids=["sky", "hdri",
-                                                                                                      "color"])
+                                        ({"hdri": {"file": str(HDRI), "strength": 0.6}}, "hdri")], ids=["sky", "hdri"])
 def test_each_kind_of_world_renders_and_is_recorded_in_meta(tmp_path, world, kind):
     out = tmp_path / "out"
     cli("render", write_config(tmp_path, tiny_config(world=world, views_per_scene=1)), "-o", out, "-n", "1", "-q",

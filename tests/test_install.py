@@ -88,8 +88,7 @@ def test_init_writes_a_project_whose_scenario_and_example_configs_check_where_th
     project = init_project(tmp_path / "mine")
     assert project.scenario.is_file() and (project.path / "README.md").is_file()
     assert not list(project.path.rglob("*.py")), "build scripts need the repository; they are not copied"
-    for config in [project.scenario, project.path / "configs" / "demo.yaml",
-                   project.path / "configs" / "worstcase-industrial.yaml"]:
+    for config in [project.scenario, project.path / "configs" / "worstcase-industrial.yaml"]:
         result = cli("check", config, "--scenes", "1", check=True)
         assert str(project.path / "scenes") in result.stdout  # its own copy, not the repository's scene
 
