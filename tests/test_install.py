@@ -44,6 +44,7 @@ def wheel(tmp_path_factory) -> Path:
     return next((work / "dist").glob("bproc_factory-*.whl"))
 
 
+@pytest.mark.render  # shares the wheel build (seconds) with the install test below
 def test_the_wheel_carries_every_shipped_folder_and_the_starter(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     for folder in FOLDERS:
