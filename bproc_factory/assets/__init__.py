@@ -8,6 +8,6 @@ __all__, __getattr__, __dir__ = facade(__name__, {
     "backplate": ["is_backplate", "load_backplate", "scene_sha256"],
     "categories": ["category_ids"],
     "environment": ["PlacementArea", "SceneInfo", "Survey"],
-    "materials": ["Finish", "MaterialSpec", "check_materials", "resolve_material", "resolve_materials",
-                  "sample_finish", "sample_material"],
+    "materials": ["Finish", "MaterialSpec", "check_materials", "group_materials", "resolve_material",
+                  "sample_finish", "sample_material", "surface_materials"],
 })

@@ -127,10 +127,21 @@ def resolve_materials(names: list[str], base_dir: Path, where: str) -> list[Mate
     return specs
 
 
+def surface_materials(loaded: LoadedScenario) -> list[MaterialSpec]:
+    """The materials ``surfaces:`` names (none without it); an unknown one is a ``ConfigError``."""
+    cfg = loaded.scenario.surfaces
+    return [] if cfg is None else resolve_materials(cfg.materials, loaded.base_dir, f"{loaded.path}: surfaces.materials")
+
+
+def group_materials(loaded: LoadedScenario, g: int) -> list[MaterialSpec]:
+    """The materials object group ``g`` names (maybe none); an unknown one is a ``ConfigError``."""
+    return resolve_materials(loaded.scenario.objects[g].materials or [], loaded.base_dir,
+                             f"{loaded.path}: objects[{g}].materials")
+
+
 def check_materials(loaded: LoadedScenario) -> None:
     """Resolve every material the scenario names (surfaces, object groups), so an unknown one is
     refused before any scene is planned or Blender loaded."""
-    if loaded.scenario.surfaces is not None:
-        resolve_materials(loaded.scenario.surfaces.materials, loaded.base_dir, f"{loaded.path}: surfaces.materials")
-    for g, group in enumerate(loaded.scenario.objects):
-        resolve_materials(group.materials or [], loaded.base_dir, f"{loaded.path}: objects[{g}].materials")
+    surface_materials(loaded)
+    for g in range(len(loaded.scenario.objects)):
+        group_materials(loaded, g)

@@ -9,11 +9,10 @@ import numpy as np
 
 from bproc_factory.assets import (
     Asset,
-    MaterialSpec,
     PlacementArea,
     SceneInfo,
+    group_materials,
     resolve_material,
-    resolve_materials,
     sample_finish,
     sample_material,
 )
@@ -63,7 +62,7 @@ def plan_objects(loaded: LoadedScenario, assets: list[list[Asset]], info: SceneI
     drop_level = {a.name: a.z + 0.01 for a in info.placement_areas}
     for g in order:
         group = sc.objects[g]
-        specs = _group_materials(loaded, g)
+        specs = group_materials(loaded, g)
         for k in range(sample_int(group.count, rng)):
             asset = assets[g][int(rng.integers(len(assets[g])))]
             area = _pick_area(loaded, info, g, group.placement_area, rng)
@@ -174,8 +173,3 @@ def _in_view(view: ViewPlan, point: np.ndarray) -> bool:
         return False
     u, v = view.K[0, 0] * p[0] / p[2] + view.K[0, 2], view.K[1, 1] * p[1] / p[2] + view.K[1, 2]
     return 0 <= u < view.width and 0 <= v < view.height
-
-
-def _group_materials(loaded: LoadedScenario, g: int) -> list[MaterialSpec]:
-    return resolve_materials(loaded.scenario.objects[g].materials or [], loaded.base_dir,
-                             f"{loaded.path}: objects[{g}].materials")

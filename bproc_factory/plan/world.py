@@ -7,7 +7,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from bproc_factory.assets import SceneInfo, resolve_materials, sample_material
+from bproc_factory.assets import SceneInfo, sample_material, surface_materials
 from bproc_factory.config import LoadedScenario, draw, rng_for
 
 
@@ -45,7 +45,7 @@ def plan_surfaces(loaded: LoadedScenario, info: SceneInfo, scene_seed: int) -> d
     cfg = loaded.scenario.surfaces
     if cfg is None:
         return {}
-    specs = resolve_materials(cfg.materials, loaded.base_dir, f"{loaded.path}: surfaces.materials")  # even unused
+    specs = surface_materials(loaded)  # resolved even on a scene without surfaces: a bad name is refused
     out = {}
     for surface in info.surfaces:
         rng = rng_for(scene_seed, "surfaces", surface)
