@@ -1,11 +1,15 @@
 """Sensor pipeline and lens effects as pure functions."""
+import importlib.util
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from bproc_factory.config.seeding import rng_for
 from bproc_factory.config.sensor import LensEffects, SensorProfile
 from bproc_factory.qa.compare import image_stats
 from bproc_factory.sensor.lens import apply_lens
@@ -13,6 +17,7 @@ from bproc_factory.sensor.pipeline import add_noise, apply_sensor, srgb_decode, 
 from bproc_factory.sensor.sample import sample_lens, sample_sensor
 from bproc_factory.sensor.view_transform import LOOKS
 
+GOLDEN = Path(__file__).parent / "data" / "standard_golden.npz"
 IDENTITY_TONE = {"curve": "points", "points": [[0, 0], [1, 1]]}
 
 
@@ -134,6 +139,23 @@ def test_standard_view_transform_is_the_srgb_curve_with_a_hard_clip():
     lin = np.random.default_rng(1).uniform(-0.5, 4.0, (16, 16, 3)).astype(np.float32)
     expected = np.round(np.clip(srgb_encode(np.clip(lin, 0.0, 1.0)), 0.0, 1.0) * 255.0).astype(np.uint8)
     assert np.array_equal(apply_sensor(lin, params, np.random.default_rng(0)), expected)
+
+
+def test_standard_reproduces_the_pipeline_from_before_view_transforms_byte_for_byte():
+    """Held to outputs made by the code before view transforms existed (tests/data/make_standard_golden.py
+    run at 2bec495^): no profile and every shipped profile, three seeds each, same draws and same bytes."""
+    spec = importlib.util.spec_from_file_location("make_standard_golden", GOLDEN.with_name("make_standard_golden.py"))
+    maker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(maker)
+    golden = np.load(GOLDEN)
+    old_params = json.loads(str(golden["params"]))
+    cases = maker.golden_cases()
+    assert sorted(cases) == sorted(old_params) and len(cases) == 10
+    image = maker.hdr_test_image()
+    for name, (profile, seed) in cases.items():
+        params = sample_sensor(profile, 0.5, seed, "standard")
+        assert json.loads(json.dumps(params, sort_keys=True)) == old_params[name], name
+        assert np.array_equal(apply_sensor(image, params, rng_for(seed, "sensor_noise")), golden[name]), name
 
 
 def test_agx_and_filmic_roll_highlights_off_where_standard_clips():
