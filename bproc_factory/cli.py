@@ -313,6 +313,35 @@ def table(dataset: DatasetArg,
     _say(f"{tables.images} images, {tables.instances} instances -> " + ", ".join(str(p) for p in tables.paths))
 
 
+@app.command()
+def evaluate(dataset: Annotated[Path, typer.Argument(help="Dataset folder, or a COCO annotation file.",
+                                                     show_default=False)],
+             predictions: Annotated[Path, typer.Argument(help="COCO results JSON, or a folder of YOLO "
+                                                         "prediction .txt files (save_txt, save_conf).",
+                                                         show_default=False)],
+             output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the evaluation.")],
+             iou: Annotated[float, typer.Option(min=0.05, max=0.95, help="IoU that counts as found.")] = 0.5,
+             task: Annotated[str, typer.Option(help="detect (boxes) or segment (masks).")] = "detect",
+             min_score: Annotated[float, typer.Option(min=0.0, max=1.0,
+                                                      help="Predictions below this score find nothing.")] = 0.25) -> None:
+    """Score a model's predictions: COCO AP, each instance found or missed, the sampled values that
+    go with misses, an HTML page, and hard_cases.yaml to render more of them."""
+    from bproc_factory.evaluate import evaluate as run_evaluate
+
+    if task not in ("detect", "segment"):
+        err.print(f"error: --task {escape(task)}: expected detect or segment")
+        raise typer.Exit(2)
+    with _errors_reported():
+        result = run_evaluate(dataset, predictions, output, iou, task, min_score)  # type: ignore[arg-type]
+    _say(f"AP {result.ap:.3f}; {result.instances} instances in {result.images} images, {result.missed} missed")
+    for f in result.top_factors[:3]:
+        _say(f"  misses go with {f.factor} in {f.region}: {f.miss_rate_in:.0%} missed there, "
+             f"{f.miss_rate_out:.0%} elsewhere (z {f.z:.1f})")
+    if result.hard_cases:
+        _say(f"Hard cases -> {result.hard_cases}")
+    _say(f"Evaluation -> {result.output / 'index.html'}")
+
+
 @export_app.command("yolo")
 def export_yolo(dataset: DatasetArg,
                 output: Annotated[Path, typer.Option("-o", "--output", help="New folder for the export.")],

@@ -33,7 +33,7 @@ LAYERS: dict[str, int] = {
     "labels": 6,
     "blender": 7,
     "qa": 8, "ingest": 8,
-    "run": 9, "project": 9,
+    "run": 9, "project": 9, "evaluate": 9,
     "cli": 10, "__main__": 10, "__init__": 10,
 }
 # Imports between packages of the same layer that the layering allows on purpose.

@@ -5,7 +5,7 @@ from bproc_factory.facade import facade
 __all__, __getattr__, __dir__ = facade(__name__, {
     "compare": ["compare_with_dataset"],
     "report": ["build_report"],
-    "sheets": ["grid", "overlay"],
-    "table": ["write_tables"],
+    "sheets": ["grid", "instance_tile", "overlay"],
+    "table": ["build_tables", "write_table", "write_tables"],
     "validation": ["validate"],
 })
