@@ -9,6 +9,7 @@ import shlex
 import shutil
 import subprocess
 import sysconfig
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -46,10 +47,11 @@ def system_libraries_loaded_by_dependencies() -> set[str]:
     """Debian packages of the shared libraries that the installed dependencies' binaries link to."""
     site = Path(sysconfig.get_paths()["platlib"])
     binaries = [str(p) for p in site.rglob("*.so*") if p.is_file()]
-    paths: set[str] = set()
-    for start in range(0, len(binaries), 200):
-        out = subprocess.run(["ldd", *binaries[start:start + 200]], capture_output=True, text=True).stdout
-        paths |= {m for m in re.findall(r"=> (/\S+)", out) if not m.startswith(str(site))}
+    batches = [binaries[start:start + 200] for start in range(0, len(binaries), 200)]
+    with ThreadPoolExecutor(max_workers=4) as pool:  # ldd is a process per batch: run them side by side
+        outputs = list(pool.map(lambda batch: subprocess.run(["ldd", *batch], capture_output=True,
+                                                              text=True).stdout, batches))
+    paths = {m for out in outputs for m in re.findall(r"=> (/\S+)", out) if not m.startswith(str(site))}
     queries = paths | {str(Path(p).resolve()) for p in paths} | {"/usr" + p for p in paths if p.startswith("/lib")}
     out = subprocess.run(["dpkg", "-S", *sorted(queries)], capture_output=True, text=True).stdout
     return {line.split(":", 1)[0] for line in out.splitlines() if ":" in line}

@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import cli, tiny_config, write_config
+from conftest import REPO, cli, tiny_config, write_config
 
+from bproc_factory.config import load_scenario
 from bproc_factory.evaluate import PredictionError, evaluate
 from bproc_factory.evaluate.factors import failure_conditions, rank_factors
 
@@ -284,3 +285,9 @@ def test_masks_are_compared_for_segment_and_yolo_exports_predictions_map_back(cr
             (predictions / label.name).write_text("".join(f"{line} 0.9\n" for line in lines))
     summary = run_evaluate(crowded, predictions, tmp_path / "txt")
     assert summary["coco"]["stats"]["AP"] > 0.99 and summary["missed"] == 0
+
+
+@pytest.mark.parametrize("name", ["factory", "field", "probe"])
+def test_the_closed_loop_examples_configs_load(name):
+    loaded = load_scenario(REPO / "examples" / "closed_loop" / f"{name}.yaml")
+    assert loaded.scenario.camera.resolution == (160, 120)
