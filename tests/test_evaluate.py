@@ -291,3 +291,50 @@ def test_masks_are_compared_for_segment_and_yolo_exports_predictions_map_back(cr
 def test_the_closed_loop_examples_configs_load(name):
     loaded = load_scenario(REPO / "examples" / "closed_loop" / f"{name}.yaml")
     assert loaded.scenario.camera.resolution == (160, 120)
+
+
+def _config_with_lights(count) -> dict:
+    return {"camera": {"elevation_deg": {"uniform": [20, 80]}},
+            "lights": [{"count": count, "energy_w": {"uniform": [10, 100]}}],
+            "world": {"hdri": {"file": "x.hdr", "rotation_deg": {"uniform": [0, 360]}}},
+            "objects": [{"assets": ["a/soda_can", "a/bottle"], "scale": {"uniform": [0.8, 1.2]}}],
+            "surfaces": {"materials": ["wood", "plastic", "cardboard"], "probability": 1.0}}
+
+
+@pytest.mark.parametrize("factor, planted, key, expected", [  # numeric regions end within a 32nd of the range
+    ("sampled.lights.0.energy_w", lambda v: v < 30, ("lights", 0, "energy_w"), (10, 30, 90)),
+    ("sampled.world.hdri.rotation_deg", lambda v: 90 < v < 180, ("world", "hdri", "rotation_deg"), (90, 180, 360)),
+    ("sampled.scale", lambda v: v > 1.1, ("objects", 0, "scale"), (1.1, 1.2, 0.4)),
+    ("sampled.surfaces.table_top.material", lambda v: v == "plastic", ("surfaces", "materials"), ["plastic"]),
+])
+def test_hard_cases_narrow_the_config_key_that_produces_each_kind_of_factor(factor, planted, key, expected):
+    from bproc_factory.evaluate.hard_cases import hard_cases
+
+    rng = np.random.default_rng(3)
+    draws = {"sampled.lights.0.energy_w": lambda: float(rng.uniform(10, 100)),
+             "sampled.world.hdri.rotation_deg": lambda: float(rng.uniform(0, 360)),
+             "sampled.scale": lambda: float(rng.uniform(0.8, 1.2)),
+             "sampled.surfaces.table_top.material": lambda: str(rng.choice(["wood", "plastic", "cardboard"]))}
+    rows = []
+    for _ in range(600):
+        row = {name: draw() for name, draw in draws.items()}
+        rows.append({**row, "missed": bool(planted(row[factor]))})
+    result = hard_cases(_config_with_lights({"constant": 1.0}), rows, {})
+    assert list(result.applied) == [factor], result
+    node = result.config
+    for part in key:
+        node = node[part]
+    if isinstance(expected, list):
+        assert node == expected
+    else:
+        low, high, span = expected
+        assert node["uniform"] == pytest.approx([low, high], abs=span / 32)
+
+
+def test_a_light_index_that_names_no_single_group_is_reported_not_narrowed():
+    from bproc_factory.evaluate.hard_cases import hard_cases
+
+    rng = np.random.default_rng(4)
+    rows = [{"sampled.lights.0.energy_w": (v := float(rng.uniform(10, 100))), "missed": v < 30} for _ in range(400)]
+    result = hard_cases(_config_with_lights({"uniform": [1, 3]}), rows, {})
+    assert result.applied == {} and "sampled.lights.0.energy_w" in result.unmapped
