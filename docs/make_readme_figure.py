@@ -1,7 +1,9 @@
 """Make the README figures from a rendered dataset: ``docs/demo.jpg`` (images beside their labels)
-and, given its report folder, ``docs/report.jpg`` (a headless-Chromium screenshot of the report).
+and, given its report folder, ``docs/report.jpg`` (a headless-Chromium screenshot of the report);
+or ``docs/evaluate.jpg``, a screenshot of an ``evaluate`` page (the closed-loop example's probe).
 
-Usage: ``python docs/make_readme_figure.py OUT/demo [OUT/demo-report]``
+Usage: ``python docs/make_readme_figure.py OUT/demo [OUT/demo-report]`` or
+``python docs/make_readme_figure.py --evaluate OUT/closed_loop/sensor/probe_eval``
 """
 from __future__ import annotations
 
@@ -36,13 +38,13 @@ def demo_figure(dataset: Path, target: Path) -> None:
     print(f"wrote {target}")
 
 
-def report_screenshot(report: Path, target: Path) -> None:
+def report_screenshot(report: Path, target: Path, height: int = 1700) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         raise SystemExit("needs Debian's chromium for the report screenshot")
     png = Path(tempfile.mkdtemp()) / "report.png"
     subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                    f"--user-data-dir={tempfile.mkdtemp()}", "--window-size=1280,1700",
+                    f"--user-data-dir={tempfile.mkdtemp()}", f"--window-size=1280,{height}",
                     f"--screenshot={png}", (report / "index.html").resolve().as_uri()],
                    check=True, capture_output=True)
     shot = cv2.imread(str(png))
@@ -52,6 +54,9 @@ def report_screenshot(report: Path, target: Path) -> None:
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "--evaluate":
+        report_screenshot(Path(sys.argv[2]), DOCS / "evaluate.jpg", height=1500)
+        raise SystemExit
     demo_figure(Path(sys.argv[1]), DOCS / "demo.jpg")
     if len(sys.argv) > 2:
         report_screenshot(Path(sys.argv[2]), DOCS / "report.jpg")

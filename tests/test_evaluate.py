@@ -249,6 +249,7 @@ def test_a_planted_failure_is_ranked_first_and_hard_cases_draw_only_from_its_reg
     out = tmp_path / "eval"
     top = json.loads((out / "factors.json").read_text())[0]
     assert top["factor"] == factor and top["miss_rate_in"] > 0.9 and top["miss_rate_out"] < 0.05, top
+    assert [c["factor"] for c in summary["conditions"]] == [factor]  # nothing else explains misses
     assert summary["hard_cases"]["check"] == "ok" and list(summary["hard_cases"]["applied"]) == [factor]
     assert cli("check", out / "hard_cases.yaml").returncode == 0
     config = yaml.safe_load((out / "hard_cases.yaml").read_text())

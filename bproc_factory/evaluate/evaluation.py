@@ -10,7 +10,7 @@ import yaml
 
 from bproc_factory.config import ConfigError, load_scenario
 from bproc_factory.dataset import COCO_FILE, RUN_FILE, atomic_write_json, read_json
-from bproc_factory.evaluate.factors import Factor, rank_factors
+from bproc_factory.evaluate.factors import Factor, failure_conditions, rank_factors
 from bproc_factory.evaluate.hard_cases import hard_cases, portable_config
 from bproc_factory.evaluate.matching import Matches, coco_figures, match_predictions
 from bproc_factory.evaluate.page import PLOTTED, factor_plot, miss_sheet, write_page
@@ -82,6 +82,7 @@ def evaluate(dataset: Path, predictions: Path, output: Path, iou: float = 0.5, t
     factors = rank_factors(rows)
     output.mkdir(parents=True, exist_ok=True)
     summary = _summary(truth, records, matches, rows, dataset, predictions, iou, min_score, task)
+    summary["conditions"] = [{k: v for k, v in f.record().items() if k != "bins"} for f in failure_conditions(rows)]
     write_table(rows, output / "instances")
     atomic_write_json(output / "factors.json", [f.record() for f in factors])
     narrowed = _write_hard_cases(truth, rows, output)

@@ -96,8 +96,8 @@ def rank_factors(rows: list[dict[str, Any]], min_share: float = 0.05) -> list[Fa
     return sorted(found, key=lambda f: (-f.z, f.factor))
 
 
-def failure_conditions(rows: list[dict[str, Any]], eligible: Callable[[Factor], bool], top: int = 3,
-                       min_z: float = 4.0) -> list[Factor]:
+def failure_conditions(rows: list[dict[str, Any]], eligible: Callable[[Factor], bool] = lambda f: True,
+                       top: int = 3, min_z: float = 4.0) -> list[Factor]:
     """Up to ``top`` eligible factors that explain the misses one after another: the best one, then
     the best one among the instances outside its region, and so on while z stays at least ``min_z``
     (4, not 2: each scan tries many factors and intervals, so chance alone reaches z 3 often).

@@ -92,6 +92,11 @@ def write_page(path: Path, summary: dict[str, Any], factors: list[Factor], plots
         f"<tr><td>{k + 1}</td><td><code>{e(f.factor)}</code></td><td>{e(f.kind)}</td><td>{e(_region(f))}</td>"
         f"<td>{f.miss_rate_in:.3f} ({f.n_in})</td><td>{f.miss_rate_out:.3f} ({f.n_out})</td><td>{f.z:.1f}</td></tr>"
         for k, f in enumerate(factors[:15]))
+    conditions = "".join(f"<p><b>{k + 1}.</b> <code>{e(c['factor'])}</code> in "
+                         f"{e(_region_of(c['kind'], c['region']))}: "
+                         f"{c['miss_rate_in']:.0%} missed there ({c['n_in']}), {c['miss_rate_out']:.0%} elsewhere "
+                         f"({c['n_out']}), z {c['z']:.1f}</p>" for k, c in enumerate(summary["conditions"])) \
+        or "<p>None stands out (z below 4).</p>"
     figures = "".join(f'<img src="{e(src)}" alt="{e(name)}">' for name, src in plots.items())
     narrowed = "<p>No config (not a factory dataset): no hard cases.</p>" if hard_cases is None else (
         "<p><a href=\"hard_cases.yaml\">hard_cases.yaml</a> narrows: " +
@@ -102,13 +107,16 @@ def write_page(path: Path, summary: dict[str, Any], factors: list[Factor], plots
     body = f"""<!doctype html><html><head><meta charset="utf-8"><title>Evaluation</title><style>
 body{{font-family:sans-serif;margin:24px;max-width:1100px}}table{{border-collapse:collapse;margin:8px 0}}
 td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px}}img{{margin:4px;max-width:100%}}</style></head><body>
-<h1>Evaluation of {e(summary['predictions'])}</h1>
+<h1>Evaluation</h1><p>Predictions <code>{e(summary['predictions'])}</code> on <code>{e(summary['dataset'])}</code>.</p>
 <p>{summary['instances']} instances in {summary['images']} images; {summary['matched']} found,
 {summary['missed']} missed (IoU ≥ {summary['iou']}, score ≥ {summary['min_score']}, task {e(summary['task'])});
 {summary['false_positives']} false positives.</p>
 <h2>COCO figures</h2><table>{rows}</table>
 <h2>Per category</h2><table><tr><th>category</th><th>AP</th><th>recall</th></tr>{cats}</table>
-<h2>What goes with misses</h2><table><tr><th>#</th><th>factor</th><th>kind</th><th>region</th><th>miss rate in (n)</th>
+<h2>Failure conditions</h2><p>Chosen one after another: each explains the misses the ones above it leave
+(a factor that fails only through another drops out).</p>{conditions}
+<h2>Every factor that goes with misses</h2>
+<table><tr><th>#</th><th>factor</th><th>kind</th><th>region</th><th>miss rate in (n)</th>
 <th>out (n)</th><th>z</th></tr>{table}</table>{figures}
 <h2>Hard cases</h2>{narrowed}
 <h2>Missed instances</h2>{f'<img src="{e(sheet)}" alt="missed instances">' if sheet else '<p>None to show.</p>'}
@@ -118,6 +126,10 @@ td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px}}img{{margin:4px;max
 
 
 def _region(f: Factor) -> str:
-    if f.kind == "categorical":
-        return ", ".join(map(str, f.region))
-    return f"{f.region[0]:.4g} … {f.region[1]:.4g}"
+    return _region_of(f.kind, f.region)
+
+
+def _region_of(kind: str, region: list[Any]) -> str:
+    if kind == "categorical":
+        return ", ".join(map(str, region))
+    return f"{region[0]:.4g} … {region[1]:.4g}"
