@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 DEMO_ASSETS = REPO / "assets" / "demo"
 TABLETOP = REPO / "scenes" / "tabletop.blend"
+CAPTURES = Path(__file__).resolve().parent / "data" / "captures"  # made by tests/data/make_captures.py
 NO_BPY = Path(__file__).resolve().parent / "no_bpy"  # stand-ins for bpy and blenderproc that refuse to import
 RENDER_COMMANDS = ("render", "preview", "farm")
 
@@ -72,6 +74,13 @@ def tiny_config(**changes: Any) -> dict[str, Any]:
     }
     config.update(changes)
     return config
+
+
+def committed_capture(name: str, folder: Path) -> Path:
+    """A copy in ``folder`` of the synthetic capture ``name`` (tests/data/make_captures.py renders them
+    with examples/turntable/make_capture.py; rendering them took five minutes of every run)."""
+    shutil.copytree(CAPTURES / name, folder, dirs_exist_ok=True)
+    return folder
 
 
 def write_config(folder: Path, config: dict[str, Any], name: str = "scenario.yaml") -> Path:

@@ -1,4 +1,6 @@
-"""The shipped demo assets, scenes and HDRIs are what their committed build scripts make."""
+"""The shipped demo assets, scenes and HDRIs, and the ingest tests' captures, are what their committed build scripts make."""
+import importlib.util
+import json
 import math
 import subprocess
 import sys
@@ -59,3 +61,15 @@ def test_tabletop_build_script_makes_a_scene_with_the_same_marks(tmp_path):
     marks = [line for line in rebuilt.stdout.splitlines() if "placement areas" in line]
     assert marks == [line for line in shipped.stdout.splitlines() if "placement areas" in line]
     assert marks == ["  placement areas: table_top (1.20 x 0.80 m)"]
+
+
+def test_the_committed_ingest_captures_were_made_by_todays_capture_script_and_recipes():
+    spec = importlib.util.spec_from_file_location("make_captures", REPO / "tests" / "data" / "make_captures.py")
+    maker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(maker)
+    manifest = json.loads((maker.OUT / "manifest.json").read_text())
+    stale = "the ingest test captures are stale: run `python tests/data/make_captures.py` and commit them"
+    assert manifest["sources"] == maker.source_hashes(), stale
+    assert manifest["recipes"] == maker.RECIPES, stale
+    for name in maker.RECIPES:
+        assert (maker.OUT / name / "truth.json").is_file() and (maker.OUT / name / "masks").is_dir(), name

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -14,7 +12,7 @@ import numpy as np
 import pytest
 import trimesh
 import yaml
-from conftest import REPO, cli, tiny_config, write_config
+from conftest import cli, committed_capture, tiny_config, write_config
 
 from bproc_factory.ingest import hull
 from bproc_factory.ingest.billboard import TEXEL_CENTRE
@@ -29,10 +27,7 @@ pytestmark = pytest.mark.render
 
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("capture")
-    subprocess.run([sys.executable, str(REPO / "examples" / "turntable" / "make_capture.py"), str(out),
-                    "--frames", "24", "--size", "240x180", "--samples", "4"], check=True, capture_output=True)
-    return out
+    return committed_capture("turntable", tmp_path_factory.mktemp("capture"))
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,6 @@ the one capture here at that size; it renders in about two minutes on two cores.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -16,7 +14,7 @@ import numpy as np
 import pytest
 import trimesh
 import yaml
-from conftest import REPO, cli, tiny_config, write_config
+from conftest import cli, committed_capture, tiny_config, write_config
 
 from bproc_factory.ingest import hull
 from bproc_factory.ingest.frames import Frame
@@ -31,11 +29,7 @@ pytestmark = pytest.mark.render
 
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("plain_capture")
-    subprocess.run([sys.executable, str(REPO / "examples" / "turntable" / "make_capture.py"), str(out),
-                    "--no-markers", "--texture", "speckled", "--frames", "60", "--size", "480x360", "--samples", "4"],
-                   check=True, capture_output=True)
-    return out
+    return committed_capture("plain", tmp_path_factory.mktemp("plain_capture"))
 
 
 @pytest.fixture(scope="module")
@@ -94,9 +88,7 @@ def test_masks_match_the_truth_without_the_plate_or_the_shadow(capture, ingested
 def test_with_the_cameras_a_textured_plate_leaves_the_saliency_mask(tmp_path):
     """On a cork plate saliency takes the whole plate; with each frame's camera (here the true
     one) the plate outside the object's cylinder teaches GrabCut its colours and leaves."""
-    subprocess.run([sys.executable, str(REPO / "examples" / "turntable" / "make_capture.py"), str(tmp_path),
-                    "--no-markers", "--texture", "speckled", "--plate", "cork", "--photos", "--frames", "4",
-                    "--size", "480x360", "--samples", "4"], check=True, capture_output=True)
+    committed_capture("cork_plate", tmp_path)
     truth = json.loads((tmp_path / "truth.json").read_text())
     segmenter = make_segmenter("u2netp")
     for k in range(4):
@@ -170,9 +162,7 @@ def _holes(mask: np.ndarray) -> np.ndarray:
 
 
 def test_a_mug_handle_keeps_its_hole_in_the_mask(tmp_path):
-    subprocess.run([sys.executable, str(REPO / "examples" / "turntable" / "make_capture.py"), str(tmp_path),
-                    "--no-markers", "--object", "mug", "--texture", "speckled", "--photos", "--frames", "4",
-                    "--size", "320x240", "--samples", "4"], check=True, capture_output=True)
+    committed_capture("mug", tmp_path)
     segmenter = make_segmenter("u2netp")
     seen = 0
     for k in range(4):

@@ -7,8 +7,6 @@ at 480x360 in about two minutes on two cores."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -16,24 +14,20 @@ import numpy as np
 import pytest
 import trimesh
 import yaml
-from conftest import REPO, cli, tiny_config, write_config
+from conftest import cli, committed_capture, tiny_config, write_config
 
 from bproc_factory.ingest import hull
 from bproc_factory.ingest.pipeline import Y_UP
 
 HEIGHT_M = 0.14  # the house's true height (make_capture.py)
-FRAMES = 48
+FRAMES = 48  # the walk_around capture (tests/data/make_captures.py)
 
 pytestmark = pytest.mark.render
 
 
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("walk_around")
-    subprocess.run([sys.executable, str(REPO / "examples" / "turntable" / "make_capture.py"), str(out),
-                    "--no-markers", "--texture", "speckled", "--orbit", "20,45", "--frames", str(FRAMES),
-                    "--size", "480x360", "--samples", "4"], check=True, capture_output=True)
-    return out
+    return committed_capture("walk_around", tmp_path_factory.mktemp("walk_around"))
 
 
 @pytest.fixture(scope="module")
