@@ -247,6 +247,12 @@ COMMAND_CASES = [
                 "{t}/notes", ("no run.json",)),
     CommandCase("sensor compare against a folder that is not a dataset",
                 ("sensor", "compare", "{t}/notes", "{t}/notes", "-o", "{t}/gap"), "{t}/notes", ("no run.json",)),
+    CommandCase("evaluate a folder that is not a dataset", ("evaluate", "{t}/notes", "{t}/preds.json", "-o",
+                                                            "{t}/eval"), "{t}/notes", ("no coco.json",)),
+    CommandCase("evaluate missing predictions", ("evaluate", "{t}/labels.json", "{t}/nope.json", "-o", "{t}/eval"),
+                "{t}/nope.json", ("no such predictions file",)),
+    CommandCase("evaluate into a file", ("evaluate", "{t}/labels.json", "{t}/preds.json", "-o", "{t}/notes/x.txt"),
+                "{t}/notes/x.txt", ("cannot write",)),
     CommandCase("camera import without a camera matrix", ("camera", "import", "{t}/calib.yaml", "-o", "{t}/cam.yaml"),
                 "{t}/calib.yaml", ("no camera matrix",)),
     CommandCase("camera import of a 2x2 matrix", ("camera", "import", "{t}/calib.json", "-o", "{t}/cam.yaml"),
@@ -298,6 +304,9 @@ def command_inputs(tmp_path) -> Path:
     (tmp_path / "calib.yaml").write_text("%YAML:1.0\n---\nimage_width: 640\n")
     (tmp_path / "calib.json").write_text('{"camera_matrix": [[1, 0], [0, 1]], "dist_coeffs": [0]}')
     (tmp_path / "fake.blend").write_text("hello")
+    (tmp_path / "labels.json").write_text('{"images": [{"id": 1, "file_name": "a.jpg", "width": 8, "height": 8}], '
+                                          '"annotations": [], "categories": [{"id": 1, "name": "can"}]}')
+    (tmp_path / "preds.json").write_text("[]")
     return tmp_path
 
 

@@ -47,6 +47,11 @@ class GroundTruth:
 def read_ground_truth(dataset: Path) -> GroundTruth:
     """A factory dataset folder (coco.json, run.json, meta/) or a plain COCO annotation file whose
     ``file_name`` entries are relative to its folder (or to an ``images/`` folder beside it)."""
+    if not dataset.exists():
+        raise PredictionError(f"{dataset}: no such dataset folder or COCO file")
+    if dataset.is_dir() and not (dataset / COCO_FILE).is_file():
+        raise PredictionError(f"{dataset}: no {COCO_FILE} in this folder; give a dataset folder or a COCO "
+                              "annotation file")
     if dataset.is_dir():
         path = dataset / COCO_FILE
         identity = _json(dataset / RUN_FILE) if (dataset / RUN_FILE).is_file() else None
@@ -77,6 +82,8 @@ def evaluate(dataset: Path, predictions: Path, output: Path, iou: float = 0.5, t
     hard_cases.yaml into ``output``."""
     truth = read_ground_truth(dataset)
     records = load_predictions(predictions, truth.coco, task)
+    if output.exists() and not output.is_dir():
+        raise PredictionError(f"{output}: cannot write the evaluation there, it is a file")
     matches = match_predictions(truth.coco, records, iou, min_score, task)
     rows = instance_rows(truth, matches)
     factors = rank_factors(rows)
