@@ -88,6 +88,8 @@ def test_matching_is_greedy_by_score_and_a_prediction_on_a_crowd_region_is_no_fa
     rows = {r["annotation_id"]: r for r in _parquet_rows(tmp_path / "eval" / "instances.parquet")}
     assert rows[can["id"]]["score"] == 0.95 and rows[can["id"]]["iou"] == pytest.approx(39 / 41)
     assert 99 not in rows  # crowd regions are not judged
+    assert _parquet_rows(tmp_path / "eval" / "images.parquet")[0] == {"image_index": 0, "file_name": "img_0.jpg",
+                                                                    "false_positives": 1, "missed": 1}
 
 
 def _parquet_rows(path: Path) -> list[dict]:

@@ -78,19 +78,20 @@ def _json(path: Path) -> Any:
 def evaluate(dataset: Path, predictions: Path, output: Path, iou: float = 0.5, task: Task = "detect",
              min_score: float = 0.25) -> Evaluation:
     """Score ``predictions`` on ``dataset`` and write summary.json, instances.{parquet,csv},
-    factors.json, index.html (with plots/ and misses.jpg) and, for a factory dataset,
+    images.{parquet,csv}, factors.json, index.html (with plots/ and misses.jpg) and, for a factory dataset,
     hard_cases.yaml into ``output``."""
     truth = read_ground_truth(dataset)
     records = load_predictions(predictions, truth.coco, task)
     if output.exists() and not output.is_dir():
         raise PredictionError(f"{output}: cannot write the evaluation there, it is a file")
     matches = match_predictions(truth.coco, records, iou, min_score, task)
-    rows = instance_rows(truth, matches)
+    images, rows = outcome_tables(truth, matches)
     factors = rank_factors(rows)
     output.mkdir(parents=True, exist_ok=True)
     summary = _summary(truth, records, matches, rows, dataset, predictions, iou, min_score, task)
     summary["conditions"] = [{k: v for k, v in f.record().items() if k != "bins"} for f in failure_conditions(rows)]
     write_table(rows, output / "instances")
+    write_table(images, output / "images")
     atomic_write_json(output / "factors.json", [f.record() for f in factors])
     narrowed = _write_hard_cases(truth, rows, output)
     summary["hard_cases"] = narrowed
@@ -109,9 +110,10 @@ def evaluate(dataset: Path, predictions: Path, output: Path, iou: float = 0.5, t
                       output / "hard_cases.yaml" if narrowed else None)
 
 
-def instance_rows(truth: GroundTruth, matches: Matches) -> list[dict[str, Any]]:
-    """One row per judged instance: its outcome, then every column of the factory's instance table
-    joined with its image's row (a plain COCO file: category, area and box size only)."""
+def outcome_tables(truth: GroundTruth, matches: Matches) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Per image (its false positives and misses, then the factory's image row) and per judged
+    instance (its outcome, then the factory's instance row joined with its image's); a plain COCO
+    file has category, area and box size only."""
     names = {c["id"]: c["name"] for c in truth.coco["categories"]}
     if truth.root is not None and (truth.root / "meta").is_dir():
         params, instances = build_tables(truth.root)
@@ -119,7 +121,21 @@ def instance_rows(truth: GroundTruth, matches: Matches) -> list[dict[str, Any]]:
         base = {r["annotation_id"]: {**r, **{k: v for k, v in by_image.get(r["image_index"], {}).items() if k not in r}}
                 for r in instances}
     else:
-        base = {}
+        by_image, base = {}, {}
+    rows = instance_rows(truth, matches, names, base)
+    missed: dict[Any, int] = {}
+    for r in rows:
+        missed[r["image_index"]] = missed.get(r["image_index"], 0) + r["missed"]
+    images = [{"image_index": im["id"], "file_name": im["file_name"],
+               "false_positives": matches.false_positives.get(im["id"], 0), "missed": missed.get(im["id"], 0),
+               **{k: v for k, v in by_image.get(im["id"], {}).items() if k not in ("image_index", "file_name")}}
+              for im in truth.coco["images"]]
+    return images, rows
+
+
+def instance_rows(truth: GroundTruth, matches: Matches, names: dict[int, str],
+                  base: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per judged instance: its outcome, then its ``base`` row (else what COCO says)."""
     rows = []
     for ann in truth.coco["annotations"]:
         outcome = matches.outcomes.get(ann["id"])
