@@ -255,6 +255,7 @@ def test_a_planted_failure_is_ranked_first_and_hard_cases_draw_only_from_its_reg
     assert summary["hard_cases"]["check"] == "ok" and list(summary["hard_cases"]["applied"]) == [factor]
     assert cli("check", out / "hard_cases.yaml").returncode == 0
     config = yaml.safe_load((out / "hard_cases.yaml").read_text())
+    assert config["categories"] == json.loads((crowded / "run.json").read_text())["categories"]
     if factor == "category":
         assert top["region"] == ["can"]
         assert [Path(a).name for a in config["objects"][0]["assets"]] == ["soda_can"]

@@ -176,6 +176,8 @@ def _write_hard_cases(truth: GroundTruth, rows: list[dict[str, Any]], output: Pa
     asset_info = identity.get("asset_info", {})
     categories = {name: info.get("category") for name, info in asset_info.items()}
     config = portable_config(identity["config"], Path(identity["config_path"]).parent, output)
+    if identity.get("categories"):  # the same ids when narrowing drops a category: the sets train together
+        config["categories"] = dict(identity["categories"])
     result = hard_cases(config, rows, categories)
     header = ["# Hard cases: the config of " + str(truth.root) + " with its failure regions narrowed by",
               "# `bproc-factory evaluate`. Render it like any scenario."]

@@ -62,16 +62,19 @@ def render(config: Path, out: Path, kind: str, *sets: str) -> Path:
 
 def yolo_data(datasets: list[Path], work: Path) -> Path:
     """Export each dataset to YOLO (segment) and write one dataset.yaml training on all of them."""
-    trains, val = [], None
+    trains, val, names = [], None, None
     for k, dataset in enumerate(datasets):
         export = work / f"yolo_{k}"
         if not (export / "dataset.yaml").is_file():
             factory("export", "yolo", dataset, "-o", export, "--task", "segment", "--val-fraction", 0.15)
         spec = yaml.safe_load((export / "dataset.yaml").read_text())
+        if trains and spec["names"] != names:
+            raise SystemExit(f"{dataset}: its classes {spec['names']} differ from {names}; they cannot train together")
+        names = spec["names"]
         trains.append(str(export / spec["train"]))
         val = val or str(export / spec["val"])
     data = work / "dataset.yaml"
-    data.write_text(yaml.safe_dump({"train": trains, "val": val, "names": spec["names"]}, sort_keys=False))
+    data.write_text(yaml.safe_dump({"train": trains, "val": val, "names": names}, sort_keys=False))
     return data
 
 
