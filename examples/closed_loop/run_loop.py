@@ -104,8 +104,11 @@ def field_figures(weights: Path, field: Path, work: Path, model: str, started: f
     factory("evaluate", field, labels, "-o", work / "field_eval", "--task", "segment")
     summary = json.loads((work / "field_eval" / "summary.json").read_text())
     stats = summary["coco"]["stats"]
+    timing = work / "minutes.txt"  # the step's time when it ran; a resumed run skipped it
+    if not timing.is_file():
+        timing.write_text(f"{(time.perf_counter() - started) / 60:.1f}\n")
     return Row(model, stats["AP50"] or 0.0, stats["AP"] or 0.0, summary["recall"] or 0.0,
-               (time.perf_counter() - started) / 60)
+               float(timing.read_text()))
 
 
 def fit_sensor(out: Path) -> Path:
