@@ -10,7 +10,7 @@ downloaded).
    render the training set again through it, retrain, evaluate.
 4. Hard cases: render a broad probe through the fitted sensor, `evaluate` the model on it, render
    the `hard_cases.yaml` it writes, add those images to the training set, retrain, evaluate.
-5. Train the oracle; print the table of field AP.
+5. Train the oracle on as many images as the last factory model (320); print the table of field AP.
 
     pip install -e ".[train]"
     python examples/closed_loop/run_loop.py -o out/closed_loop
@@ -32,7 +32,7 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 PRODUCTION_PROFILE = HERE.parents[1] / "configs" / "sensors" / "cheap_industrial.yaml"
-IMAGES = {"train": 200, "field": 100, "oracle": 200, "pairs": 8, "probe": 120, "hard": 120}
+IMAGES = {"train": 200, "field": 100, "oracle": 320, "pairs": 8, "probe": 120, "hard": 120}  # oracle: train + hard
 SEEDS = {"train": 0, "field": 99, "oracle": 7, "pairs": 5, "probe": 11, "hard": 13}
 EPOCHS, IMGSZ = 30, 160
 
@@ -160,8 +160,8 @@ def main() -> None:
 
     t = time.perf_counter()
     oracle_set = render(HERE / "field.yaml", out / "data" / "oracle", "oracle")
-    oracle = field_figures(train([oracle_set], out / "oracle"), field, out / "oracle", "oracle (trained on the field "
-                           "distribution)", t)
+    oracle = field_figures(train([oracle_set], out / "oracle"), field, out / "oracle", "oracle (320 images of the "
+                           "field distribution)", t)
 
     narrowed = json.loads((probe_eval / "summary.json").read_text())["hard_cases"]["applied"]
     lines = ["| model | field mask AP50 | field mask AP | recall (IoU 0.5) | × oracle AP50 | minutes |",
