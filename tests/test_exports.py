@@ -199,9 +199,9 @@ def test_sweep_specs_are_parsed_strictly():
 
 
 @pytest.mark.render
-def test_the_readme_table_recipe_runs(rendered, tmp_path):
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    code = re.search(r"```python\n(import pandas as pd.*?)```", readme, re.S).group(1)
+def test_the_qa_docs_table_recipe_runs(rendered, tmp_path):
+    qa = (Path(__file__).resolve().parent.parent / "docs" / "qa.md").read_text()
+    code = re.search(r"```python\n(import pandas as pd.*?)```", qa, re.S).group(1)
     report = tmp_path / "out" / "demo-report" / "tables"
     report.mkdir(parents=True)
     from bproc_factory.qa.table import build_tables, write_table
