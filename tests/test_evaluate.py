@@ -323,7 +323,7 @@ def test_hard_cases_narrow_the_config_key_that_produces_each_kind_of_factor(fact
     for _ in range(600):
         row = {name: draw() for name, draw in draws.items()}
         rows.append({**row, "missed": bool(planted(row[factor]))})
-    result = hard_cases(_config_with_lights({"constant": 1.0}), rows, {})
+    result = hard_cases(_config_with_lights({"constant": 1.0}), rows, failure_conditions(rows), {})
     assert list(result.applied) == [factor], result
     node = result.config
     for part in key:
@@ -340,5 +340,5 @@ def test_a_light_index_that_names_no_single_group_is_reported_not_narrowed():
 
     rng = np.random.default_rng(4)
     rows = [{"sampled.lights.0.energy_w": (v := float(rng.uniform(10, 100))), "missed": v < 30} for _ in range(400)]
-    result = hard_cases(_config_with_lights({"uniform": [1, 3]}), rows, {})
+    result = hard_cases(_config_with_lights({"uniform": [1, 3]}), rows, failure_conditions(rows), {})
     assert result.applied == {} and "sampled.lights.0.energy_w" in result.unmapped

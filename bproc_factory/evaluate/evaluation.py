@@ -89,11 +89,12 @@ def evaluate(dataset: Path, predictions: Path, output: Path, iou: float = 0.5, t
     factors = rank_factors(rows)
     output.mkdir(parents=True, exist_ok=True)
     summary = _summary(truth, records, matches, rows, dataset, predictions, iou, min_score, task)
-    summary["conditions"] = [{k: v for k, v in f.record().items() if k != "bins"} for f in failure_conditions(rows)]
+    conditions = failure_conditions(rows)
+    summary["conditions"] = [{k: v for k, v in f.record().items() if k != "bins"} for f in conditions]
     write_table(rows, output / "instances")
     write_table(images, output / "images")
     atomic_write_json(output / "factors.json", [f.record() for f in factors])
-    narrowed = _write_hard_cases(truth, rows, output)
+    narrowed = _write_hard_cases(truth, rows, conditions, output)
     summary["hard_cases"] = narrowed
     atomic_write_json(output / "summary.json", summary)
     (output / "plots").mkdir(exist_ok=True)
@@ -167,7 +168,8 @@ def _summary(truth: GroundTruth, records: list[dict[str, Any]], matches: Matches
             "coco": coco_figures(truth.coco, records, task)}
 
 
-def _write_hard_cases(truth: GroundTruth, rows: list[dict[str, Any]], output: Path) -> dict[str, Any] | None:
+def _write_hard_cases(truth: GroundTruth, rows: list[dict[str, Any]], conditions: list[Factor],
+                      output: Path) -> dict[str, Any] | None:
     """hard_cases.yaml from the dataset's own resolved config; checked by loading it as ``check``
     does. None for a dataset without its config."""
     identity = truth.identity or {}
@@ -178,7 +180,7 @@ def _write_hard_cases(truth: GroundTruth, rows: list[dict[str, Any]], output: Pa
     config = portable_config(identity["config"], Path(identity["config_path"]).parent, output)
     if identity.get("categories"):  # the same ids when narrowing drops a category: the sets train together
         config["categories"] = dict(identity["categories"])
-    result = hard_cases(config, rows, categories)
+    result = hard_cases(config, rows, conditions, categories)
     header = ["# Hard cases: the config of " + str(truth.root) + " with its failure regions narrowed by",
               "# `bproc-factory evaluate`. Render it like any scenario."]
     header += ([f"#   {factor}: {', '.join(keys)}" for factor, keys in result.applied.items()]

@@ -95,12 +95,12 @@ RULES: list[tuple[str, Callable[..., list[Edit]]]] = [
 ]
 
 
-def hard_cases(config: dict[str, Any], rows: list[dict[str, Any]], categories: dict[str, str], top: int = 3,
-               min_z: float = 4.0) -> HardCases:
+def hard_cases(config: dict[str, Any], rows: list[dict[str, Any]], conditions: list[Factor],
+               categories: dict[str, str], top: int = 3, min_z: float = 4.0) -> HardCases:
     """``config`` (a resolved scenario) with the failure regions of up to ``top`` conditions applied:
     factors with a config key, chosen one after another over ``rows`` (``failure_conditions``).
-    The conditions chosen among all factors that have no key are reported. ``categories``: asset
-    name -> category."""
+    Those of ``conditions`` (chosen among all factors) that have no key are reported.
+    ``categories``: asset name -> category."""
     out = copy.deepcopy(config)
     chosen = failure_conditions(rows, lambda f: bool(_edits(f, config, categories)), top, min_z)
     applied: dict[str, list[str]] = {}
@@ -111,7 +111,7 @@ def hard_cases(config: dict[str, Any], rows: list[dict[str, Any]], categories: d
         applied[f.factor] = [_dotted(p) for p, _ in edits]
     unmapped = {f.factor: "no config key produces this value" if not _has_rule(f) else
                 "its config key is not a distribution in this config"
-                for f in failure_conditions(rows, lambda f: True, top, min_z) if not _edits(f, config, categories)}
+                for f in conditions if not _edits(f, config, categories)}
     return HardCases(out, applied, unmapped)
 
 
