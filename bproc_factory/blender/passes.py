@@ -101,7 +101,10 @@ def beauty_pass(outputs: dict[str, bpy.types.Node], render: RenderConfig, dof: b
     if cycles.use_denoising:
         cycles.denoiser = "OPENIMAGEDENOISE"
         cycles.denoising_quality = "BALANCED"
-        cycles.denoising_prefilter = "FAST"
+        cycles.denoising_input_passes = DENOISE_GUIDES[render.denoise_guides]
+        cycles.denoising_prefilter = render.denoise_prefilter.upper()
+    cycles.use_light_tree = render.light_tree
+    cycles.use_guiding = render.path_guiding  # Cycles guides paths on the CPU only, and ignores it on a GPU
     cycles.use_animated_seed = False
     cycles.max_bounces = render.max_bounces
     for name in ("diffuse_bounces", "glossy_bounces", "transmission_bounces", "volume_bounces"):
@@ -122,6 +125,7 @@ def beauty_pass(outputs: dict[str, bpy.types.Node], render: RenderConfig, dof: b
         scene.render.image_settings.color_mode = "RGBA"
 
 
+DENOISE_GUIDES = {"none": "RGB", "albedo": "RGB_ALBEDO", "albedo_normal": "RGB_ALBEDO_NORMAL"}
 WORLD_MAP_RESOLUTION = 1024  # the world's importance map; Cycles' automatic choice took 1.6 s per render call
 
 

@@ -276,6 +276,16 @@ class RenderConfig(StrictModel):
     noise_threshold: float = Field(default=0.05, ge=0, description="adaptive sampling; 0 disables it")
     denoiser: Literal["none", "oidn"] = Field(default="oidn", description="oidn: Intel Open Image Denoise on "
                                               "the beauty pass; none: no denoising")
+    denoise_guides: Literal["none", "albedo", "albedo_normal"] = Field(
+        default="albedo_normal", description="passes that guide OIDN, so texture is told from noise: none (colour "
+                                             "alone), albedo, or albedo and normal")
+    denoise_prefilter: Literal["none", "fast", "accurate"] = Field(
+        default="accurate", description="OIDN's clean-up of noisy guides: accurate (denoise them first), fast "
+                                        "(with the colour) or none (guides taken as noise-free)")
+    light_tree: bool = Field(default=True, description="Cycles' light tree: samples the lights that matter at "
+                             "each point (faster and less noisy on the demo); off: Cycles' older light sampling")
+    path_guiding: bool = Field(default=False, description="Cycles' path guiding (CPU only; ignored on a GPU): "
+                               "learns where indirect light comes from")
     max_bounces: int = Field(default=4, ge=0, description="light bounces (total, and per diffuse, glossy, "
                              "transmission and volume), >= 0")
     pass_alpha_threshold: float = Field(default=0.5, gt=0, le=1, description="surfaces with alpha below this "
@@ -291,7 +301,9 @@ class RenderConfig(StrictModel):
                              "medium_contrast .. very_low_contrast; standard has none")
     image_format: Literal["png", "jpg"] = Field(default="png", description="file format of images/")
     jpeg_quality: int = Field(default=95, ge=1, le=100, description="JPEG quality 1..100 (image_format: jpg only)")
-
+    keep_linear: bool = Field(default=False, description="also keep each image's scene-linear render (half-float "
+                              "EXR in linear/, before lens and sensor), so `develop` can re-develop it for new "
+                              "sensor, lens, exposure, tone or encoding settings without Blender")
 
     @model_validator(mode="after")
     def _look_of_the_view(self) -> "RenderConfig":
