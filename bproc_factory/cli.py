@@ -221,6 +221,23 @@ def render(config: ConfigArg,
 
 
 @app.command()
+def develop(dataset: DatasetArg,
+            output: Annotated[Path, typer.Option("-o", "--output", help="Dataset folder to write.")],
+            set_: SetOpt = None,
+            quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
+    """Develop a render kept with render.keep_linear again, without Blender, for new sensor, lens,
+    exposure, tone or encoding settings (--set); labels stay the render's."""
+    from bproc_factory.run import develop_dataset
+
+    stop = _StopOnSignal()
+    bars = _RenderBars(quiet)
+    with _errors_reported(bars, stop):
+        summary = develop_dataset(dataset, output, tuple(set_ or ()), stop_requested=stop, on_progress=bars.progress,
+                                  on_total=lambda todo: bars.started("developing", todo))
+    bars.finished(summary)
+
+
+@app.command()
 def check(config: ConfigArg, set_: SetOpt = None,
           scenes: Annotated[int, typer.Option(min=0, help="Scenes to plan as a placement trial.")] = 3,
           ) -> None:

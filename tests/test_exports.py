@@ -145,7 +145,7 @@ def test_sweep_subsets_differ_only_in_the_swept_value(tmp_path):
     out = tmp_path / "sweep"
     result = cli("render", config, "-o", out, "-n", "2", "--seed", "4", "-q",
                  "--sweep", "world.strength=0.1,1.5", check=True)
-    assert result.stdout.count("Rendered 2 images") == 2
+    assert result.stdout.count("Rendered 2 images") == 2 and "Developed" not in result.stdout  # a scene key
     index = json.loads((out / "sweep.json").read_text())
     names = [s["path"] for s in index["subsets"]]
     assert names == ["world.strength=0.1", "world.strength=1.5"]

@@ -33,6 +33,7 @@ RUN_FILE = "run.json"
 COCO_FILE = "coco.json"
 IDENTITY_KEYS = ("config_sha256", "run_seed", "image_suffix", "inputs")
 LOCK_FILE = ".lock"
+LINEAR_DIR = "linear"
 LOCK_ENV = "BPROC_FACTORY_LOCKED_BY"  # set by a worker driver to its process id: its workers share its lock
 STALE_TEMP_AGE_S = 600  # a temp file this old belongs to no live writer (writes take milliseconds)
 
@@ -49,6 +50,27 @@ def encode_image(array: np.ndarray, suffix: str, jpeg_quality: int = 95) -> byte
     ok, buf = cv2.imencode(suffix, img, params)
     if not ok:
         raise RuntimeError(f"could not encode a {suffix} image")
+    return buf.tobytes()
+
+
+HALF_MAX = 65504.0  # the largest finite half float
+
+
+def half_linear(linear: np.ndarray) -> np.ndarray:
+    """A scene-linear image at the precision ``linear/`` keeps it (half float, as float32), so an
+    image developed from the kept file equals the one developed straight after the render."""
+    return np.clip(linear, -HALF_MAX, HALF_MAX).astype(np.float16).astype(np.float32)
+
+
+def encode_linear(linear: np.ndarray) -> bytes:
+    """Half-float, ZIP-compressed OpenEXR bytes of a scene-linear RGB image (values kept exactly
+    when already at half precision)."""
+    os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")  # OpenCV reads the variable when it is used
+    ok, buf = cv2.imencode(".exr", np.ascontiguousarray(linear[..., ::-1], np.float32),
+                           [cv2.IMWRITE_EXR_TYPE, cv2.IMWRITE_EXR_TYPE_HALF,
+                            cv2.IMWRITE_EXR_COMPRESSION, cv2.IMWRITE_EXR_COMPRESSION_ZIP])
+    if not ok:
+        raise RuntimeError("could not encode a linear EXR image")
     return buf.tobytes()
 
 
@@ -125,6 +147,18 @@ class Dataset:
     def meta_path(self, i: int) -> Path:
         return self.root / "meta" / f"{i:06d}.json"
 
+    def linear_path(self, i: int) -> Path:
+        """Image ``i``'s kept scene-linear render (``render.keep_linear``)."""
+        return self.root / LINEAR_DIR / f"{i:06d}.exr"
+
+    def linear(self, i: int) -> np.ndarray | None:
+        """Image ``i``'s kept scene-linear render as float32 RGB, or None when it is missing or unreadable."""
+        os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
+        image = cv2.imread(str(self.linear_path(i)), cv2.IMREAD_UNCHANGED) if self.linear_path(i).is_file() else None
+        if image is None or image.ndim != 3 or image.shape[2] != 3:
+            return None
+        return image[..., ::-1].astype(np.float32)
+
     def check_writable(self) -> None:
         """Fail early, with the folder named, when the output cannot be created or written."""
         self._created = not self.root.exists()
@@ -198,15 +232,19 @@ class Dataset:
         """Delete temp files a killed writer left behind: those of processes no longer running
         here, and any older than ``STALE_TEMP_AGE_S`` (writers on other machines)."""
         cutoff = time.time() - STALE_TEMP_AGE_S
-        for sub in ("", "images", "masks", "meta"):
+        for sub in ("", "images", "masks", "meta", LINEAR_DIR):
             for tmp in (self.root / sub).glob(".*.tmp"):
                 owner = temp_owner(tmp)
                 if (owner is not None and not process_alive(owner)) or tmp.stat().st_mtime < cutoff:
                     tmp.unlink(missing_ok=True)
 
     def write_image(self, i: int, rgb8: np.ndarray, instances: np.ndarray, meta: dict[str, Any],
-                    jpeg_quality: int) -> None:
-        """Write one image's files; meta goes last and marks the image complete."""
+                    jpeg_quality: int, linear: np.ndarray | None = None) -> None:
+        """Write one image's files (with ``linear``, its scene-linear render too); meta goes last
+        and marks the image complete."""
+        if linear is not None:
+            self.linear_path(i).parent.mkdir(exist_ok=True)
+            atomic_write_bytes(self.linear_path(i), encode_linear(linear))
         atomic_write_bytes(self.image_path(i), encode_image(rgb8, self.image_suffix, jpeg_quality))
         atomic_write_bytes(self.mask_path(i), encode_image(instances.astype(np.uint16), ".png"))
         atomic_write_json(self.meta_path(i), meta)

@@ -55,6 +55,18 @@ def image_meta(run_seed: int, plan: ScenePlan, view: ViewPlan, file_name: str,
     }
 
 
+def developed_meta(meta: dict[str, Any], file_name: str, sensor: dict[str, Any], lens: dict[str, Any],
+                   config_sha256: str, subset: dict[str, Any] | None) -> dict[str, Any]:
+    """An image's meta for new post-render settings (``develop``): its file name, sampled sensor and
+    lens values, config hash and subset replaced, as ``image_meta`` would write them for a render."""
+    kept = {k: v for k, v in meta.items() if k != "subset"}
+    out = {**({"subset": subset} if subset is not None else {}), **kept}
+    out["file_name"] = file_name
+    out["sampled"] = {**meta["sampled"], "sensor": sensor, "lens": lens}
+    out["provenance"] = {**meta["provenance"], "config_sha256": config_sha256}
+    return out
+
+
 def _object(o: ObjectPlan, category_ids: dict[str, int], fate: str, vis: Visibility | None,
             visible_px: int, cam_to_world: np.ndarray) -> dict[str, Any]:
     """One placed object: what it is, where, and how it was labelled in this image and why."""

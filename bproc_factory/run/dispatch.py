@@ -3,13 +3,16 @@ a farm, or with several recycled worker processes. Finished shards are marked CO
 sweep's subsets are indexed. ``run_render`` is the library call behind ``bproc-factory render``."""
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from bproc_factory.config import ConfigError, LoadedScenario, as_loaded, load_scenario
+from bproc_factory.config import ConfigError, LoadedScenario, as_loaded, is_post_render, load_scenario
 from bproc_factory.dataset import (
     COMPLETE_FILE,
+    LINEAR_DIR,
+    Dataset,
     atomic_write_bytes,
     atomic_write_json,
     parse_shard,
@@ -17,6 +20,7 @@ from bproc_factory.dataset import (
     shard_range,
 )
 from bproc_factory.labels import run_report
+from bproc_factory.run.develop import DevelopSummary, develop_dataset
 from bproc_factory.run.job import RunSummary, render_dataset
 from bproc_factory.run.sweep import INDEX_FILE, Subset, subsets, write_sweep_index
 from bproc_factory.run.workers import WorkersSummary, render_with_workers
@@ -32,7 +36,7 @@ class RenderEvents:
 
     started: Callable[[str, int], None] = lambda label, total: None
     progress: Callable[[int, int], None] = lambda done, instances: None
-    finished: Callable[[RunSummary | WorkersSummary], None] = lambda summary: None
+    finished: Callable[[RunSummary | WorkersSummary | DevelopSummary], None] = lambda summary: None
 
 
 @dataclass
@@ -40,7 +44,7 @@ class RenderOutcome:
     """Where the images went (the shard folder for a shard) and each run's summary."""
 
     output: Path
-    runs: list[RunSummary | WorkersSummary] = field(default_factory=list)
+    runs: list[RunSummary | WorkersSummary | DevelopSummary] = field(default_factory=list)
     empty_shard: bool = False
 
 
@@ -104,17 +108,30 @@ def run_render(config: str | Path | LoadedScenario, output: str | Path, count: i
 def _render_sweep(config: str | Path | LoadedScenario, output: Path, count: int, seed: int, start: int,
                   overrides: tuple[str, ...], runs: list[Subset], device: str, events: RenderEvents,
                   stop_requested: Callable[[], str | None]) -> RenderOutcome:
-    """Each subset in its own folder (its config loaded with the subset's values), then the index."""
+    """Each subset in its own folder (its config loaded with the subset's values), then the index.
+    When every swept key is post-render, the first subset is rendered keeping its scene-linear
+    renders and the others are developed from them; else every subset is rendered."""
     path, base = (config.path, config.overrides) if isinstance(config, LoadedScenario) else (Path(config), ())
     outcome = RenderOutcome(output)
-    for subset in runs:
-        loaded = load_scenario(path, base + tuple(overrides) + subset.overrides)
-        summary = render_dataset(loaded, output / subset.name, count, start=start, seed=seed,
-                                 stop_requested=stop_requested, subset=subset.record(), device=device,
-                                 on_total=lambda todo, label=subset.name: events.started(label, todo),
-                                 on_progress=events.progress)
+    loads = [load_scenario(path, base + tuple(overrides) + subset.overrides) for subset in runs]
+    requested = range(start, start + count)
+    develop = all(is_post_render(key) for key in runs[0].values)
+    needed = frozenset(i for i in requested if develop and any(
+        not Dataset(output / subset.name).meta_path(i).is_file() for subset in runs[1:]))
+    for k, (subset, loaded) in enumerate(zip(runs, loads)):
+        started = (lambda todo, label=subset.name: events.started(label, todo))
+        if develop and k > 0:
+            summary = develop_dataset(output / runs[0].name, output / subset.name, loaded=loaded,
+                                      subset=subset.record(), indices=requested, on_total=started,
+                                      on_progress=events.progress, stop_requested=stop_requested)
+        else:
+            summary = render_dataset(loaded, output / subset.name, count, start=start, seed=seed,
+                                     stop_requested=stop_requested, subset=subset.record(), device=device,
+                                     on_total=started, on_progress=events.progress, linear_for=needed)
         events.finished(summary)
         outcome.runs.append(summary)
+    if needed and not loads[0].scenario.render.keep_linear:  # kept only to develop the other subsets
+        shutil.rmtree(output / runs[0].name / LINEAR_DIR, ignore_errors=True)
     index, sheet = write_sweep_index(output, runs)
     atomic_write_json(output / INDEX_FILE, index)
     atomic_write_bytes(output / "DATASET.md", sheet.encode())
@@ -127,8 +144,12 @@ def _mark_complete(folder: Path, start: int, count: int) -> None:
     atomic_write_json(folder / COMPLETE_FILE, {"start": start, "count": count})
 
 
-def summary_lines(summary: RunSummary | WorkersSummary) -> list[str]:
+def summary_lines(summary: RunSummary | WorkersSummary | DevelopSummary) -> list[str]:
     """The lines a run ends with: images, time and device, and the occlusion outcome."""
+    if isinstance(summary, DevelopSummary):
+        skipped = f", {summary.skipped} already complete" if summary.skipped else ""
+        return [f"Developed {summary.developed} images ({summary.instances} instances{skipped}) from "
+                f"{summary.source} in {summary.seconds:.1f} s -> {summary.output}"]
     if isinstance(summary, WorkersSummary):
         retried = f", {len(summary.retried)} batch(es) retried" if summary.retried else ""
         return [f"Rendered {summary.rendered}/{summary.requested} images ({summary.instances} instances) with "

@@ -23,12 +23,12 @@ from bproc_factory.assets import (
     resolve_assets,
     scene_sha256,
 )
-from bproc_factory.config import LoadedScenario, as_loaded, rng_for
-from bproc_factory.dataset import Dataset, coco_record, write_datasheet
+from bproc_factory.config import LoadedScenario, as_loaded
+from bproc_factory.dataset import Dataset, coco_record, half_linear, write_datasheet
 from bproc_factory.errors import Stopped
 from bproc_factory.labels import Visibility, amodal_canvas, annotations, image_meta, occlusion_outcome, visibilities
 from bproc_factory.plan import ScenePlan, check_fit, group_by_scene, plan_scene, plan_view
-from bproc_factory.sensor import apply_lens, apply_sensor, srgb_decode, warp_image, warp_labels
+from bproc_factory.sensor import develop_pixels, srgb_decode, warp_image, warp_labels
 from bproc_factory.timing import timed
 
 if TYPE_CHECKING:  # Blender is imported only when there is something to render
@@ -81,6 +81,7 @@ class _Job:
     provenance: dict[str, Any] = field(default_factory=dict)
     last_coco_write: float = float("-inf")
     instance_maps: dict[int, np.ndarray] = field(default_factory=dict)  # labelled, not yet written
+    linear_for: frozenset[int] = frozenset()  # images whose scene-linear render is kept
     _photo: np.ndarray | None = None
 
     def photo_linear(self) -> np.ndarray:
@@ -105,6 +106,7 @@ def run_identity(loaded: LoadedScenario, seed: int, assets: list[list[Asset]],
     (a folder holds one run), and where the config and assets came from."""
     sc = loaded.scenario
     return {"config_sha256": loaded.sha256, "run_seed": seed, "categories": categories,
+            "overrides": list(loaded.overrides),
             "image_suffix": f".{sc.render.image_format}",
             "inputs": {"scene": scene_sha256(loaded.resolve(sc.scene)),
                        "assets": {a.name: a.sha256 for group in assets for a in group}},
@@ -118,7 +120,8 @@ def render_dataset(config: Path | LoadedScenario, output: Path, count: int, star
                    overrides: tuple[str, ...] = (), on_progress: ProgressFn | None = None,
                    on_total: Callable[[int], None] | None = None,
                    stop_requested: Callable[[], str | None] = lambda: None,
-                   subset: dict[str, Any] | None = None, device: str = "auto") -> RunSummary:
+                   subset: dict[str, Any] | None = None, device: str = "auto",
+                   linear_for: frozenset[int] = frozenset()) -> RunSummary:
     """Render images ``start .. start+count-1`` of the run (config, seed) into ``output``.
 
     ``config`` is a scenario file (loaded with ``overrides``) or an already loaded scenario.
@@ -126,7 +129,9 @@ def render_dataset(config: Path | LoadedScenario, output: Path, count: int, star
     per-image records after scenes (at most every ``COCO_WRITE_INTERVAL_S``) and at the end.
     ``stop_requested`` is polled between scenes; a reason it returns ends the run with ``Stopped``.
     ``subset`` (a sweep's subset name and values) is recorded in every image's meta. ``device``:
-    auto (OptiX, else CUDA, else CPU), cpu, cuda or optix.
+    auto (OptiX, else CUDA, else CPU), cpu, cuda or optix. ``linear_for``: images whose scene-linear
+    render is kept although the config does not ask (a sweep develops its other subsets from them);
+    a complete image whose kept file is missing is rendered again.
     """
     t0 = time.perf_counter()
     loaded = as_loaded(config, overrides)
@@ -140,11 +145,13 @@ def render_dataset(config: Path | LoadedScenario, output: Path, count: int, star
         dataset.remove_stale_temp_files()
         records, broken = dataset.load_records()
         requested = range(start, start + count)
-        todo = [i for i in requested if i not in records]
+        keep = frozenset(requested) if sc.render.keep_linear else linear_for
+        todo = [i for i in requested if i not in records or (i in keep and not dataset.linear_path(i).is_file())]
         summary = RunSummary(output=dataset.root, requested=count, skipped=count - len(todo))
         summary.warnings += [f"{p}: damaged (unreadable, cut short or of the wrong size); its image is "
                              "re-rendered if requested, and left out of coco.json otherwise" for p in broken]
-        job = _Job(loaded, assets, dataset, seed, categories, identity, records, summary, subset, device=device)
+        job = _Job(loaded, assets, dataset, seed, categories, identity, records, summary, subset, device=device,
+                   linear_for=keep)
         try:
             _start(job, todo[0] if todo else None)
             summary.setup_seconds = time.perf_counter() - t0
@@ -215,15 +222,12 @@ def _render_scene(job: _Job, scene: int, indices: list[int], on_progress: Progre
             linear = warp_image(view.canvas(), beauty.rgb_linear)
             if beauty.alpha is not None:  # backplate: the objects and their shadows over the photo
                 linear = composite(linear, beauty.alpha, beauty.shadow, job.photo_linear())
-            linear = apply_lens(linear, view.lens)
-            sensor, quality = view.sensor, render_cfg.jpeg_quality
-            if render_cfg.image_format == "jpg" and "jpeg_quality" in sensor:
-                # the file itself is the camera's JPEG: encode once, at the sampled quality
-                sensor = {k: v for k, v in sensor.items() if k != "jpeg_quality"}
-                quality = view.sensor["jpeg_quality"]
-            rgb8 = apply_sensor(linear, sensor, rng_for(view.image_seed, "sensor_noise"))
+            linear = half_linear(linear)  # as linear/ keeps it, so develop reproduces this image exactly
+            developed = develop_pixels(linear, view.sensor, view.lens, render_cfg, view.image_seed)
         with timed(stage, "write"):
-            job.dataset.write_image(view.image_index, rgb8, job.instance_maps.pop(view.image_index), meta, quality)
+            kept = linear if view.image_index in job.linear_for else None
+            job.dataset.write_image(view.image_index, developed.rgb8, job.instance_maps.pop(view.image_index), meta,
+                                    developed.jpeg_quality, kept)
             job.records[view.image_index] = coco_record(meta)
         anns = labels.annotations
         job.summary.rendered += 1

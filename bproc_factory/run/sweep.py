@@ -3,7 +3,9 @@
 ``--sweep render.exposure_ev=-1,0,1`` (or a YAML list: ``--sweep 'world.color=[[1,1,1],[1,0.8,0.6]]'``)
 renders the run once per value into ``OUT/<key>=<value>/``, each a complete dataset whose meta
 records ``subset``; several ``--sweep`` options give their cartesian product. With the same seed,
-subsets share every sampled value that the swept key does not change.
+subsets share every sampled value that the swept key does not change. A sweep whose keys are all
+post-render (``bproc_factory.config.POST_RENDER_KEYS``: sensor, lens, exposure, tone, encoding)
+renders once and develops the other subsets from the kept scene-linear renders.
 """
 from __future__ import annotations
 

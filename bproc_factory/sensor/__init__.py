@@ -5,6 +5,7 @@ from bproc_factory.facade import facade
 __all__, __getattr__, __dir__ = facade(__name__, {
     "calibration": ["import_calibration"],
     "camera": ["intrinsics", "look_at", "opencv_to_blender", "rot_z", "spherical_offset"],
+    "develop": ["Developed", "develop_pixels"],
     "distortion": ["cached_canvas", "Canvas", "DistortionError", "warp_image", "warp_labels"],
     "fit_io": ["comparison_path", "fit_profile"],
     "lens": ["apply_lens"],
