@@ -61,7 +61,7 @@ def system_libraries_loaded_by_dependencies() -> set[str]:
                     reason="needs a Debian host (dpkg, ldd) to map libraries to packages")
 def test_the_dockerfile_installs_every_system_library_the_dependencies_load():
     needed = system_libraries_loaded_by_dependencies()
-    assert {"libx11-6", "libgomp1"} <= needed, "bpy's X11 and OpenMP libraries were not found by ldd"
+    assert "libx11-6" in needed, "bpy's X11 library was not found by ldd"
     missing = needed - IN_BASE_IMAGE - apt_packages()
     assert not missing, f"deploy/Dockerfile's apt-get install lacks {sorted(missing)}"
 
