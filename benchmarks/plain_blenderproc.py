@@ -5,7 +5,8 @@ It is what a BlenderProc user would write by hand for the same images: load the 
 scene import the asset meshes with Blender's importers, pose them, the lights and the world from
 the factory's ``meta/*.json``, key the camera views, render RGB + instance segmentation in one
 ``bproc.renderer.render()`` call and write COCO with ``bproc.writer.write_coco_annotations``. The
-render settings (samples, noise threshold, bounces, OIDN quality) are the factory's.
+render settings (samples, noise threshold, bounces, OIDN quality, guides and prefilter, light tree)
+are the factory's.
 
 Usage: ``python benchmarks/plain_blenderproc.py FACTORY_DATASET SCENE.blend ASSETS_DIR OUT
 [--samples 32 --noise-threshold 0.1 --max-bounces 4]``
@@ -67,6 +68,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=32)
     parser.add_argument("--noise-threshold", type=float, default=0.1)
     parser.add_argument("--max-bounces", type=int, default=4)
+    parser.add_argument("--denoise-guides", default="albedo_normal", choices=["none", "albedo", "albedo_normal"])
+    parser.add_argument("--denoise-prefilter", default="accurate", choices=["none", "fast", "accurate"])
+    parser.add_argument("--light-tree", action="store_true", help="Cycles' light tree (bproc.init turns it off)")
     args = parser.parse_args()
 
     scenes: dict[int, list[dict]] = defaultdict(list)
@@ -97,7 +101,10 @@ def main() -> None:
     bproc.renderer.set_denoiser(None)
     cycles = bpy.context.scene.cycles
     cycles.use_denoising, cycles.denoiser = True, "OPENIMAGEDENOISE"
-    cycles.denoising_quality, cycles.denoising_prefilter = "BALANCED", "FAST"
+    cycles.denoising_quality, cycles.denoising_prefilter = "BALANCED", args.denoise_prefilter.upper()
+    cycles.denoising_input_passes = {"none": "RGB", "albedo": "RGB_ALBEDO",
+                                     "albedo_normal": "RGB_ALBEDO_NORMAL"}[args.denoise_guides]
+    cycles.use_light_tree = args.light_tree
     bproc.renderer.enable_segmentation_output(map_by=["instance", "category_id", "instance_id"],
                                               default_values={"category_id": 0, "instance_id": 0})
 
