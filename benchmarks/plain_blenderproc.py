@@ -101,6 +101,7 @@ def main() -> None:
     bproc.renderer.set_denoiser(None)
     cycles = bpy.context.scene.cycles
     cycles.use_denoising, cycles.denoiser = True, "OPENIMAGEDENOISE"
+    bpy.context.view_layer.cycles.use_denoising = True  # set_denoiser(None) turned the view layer's off
     cycles.denoising_quality, cycles.denoising_prefilter = "BALANCED", args.denoise_prefilter.upper()
     cycles.denoising_input_passes = {"none": "RGB", "albedo": "RGB_ALBEDO",
                                      "albedo_normal": "RGB_ALBEDO_NORMAL"}[args.denoise_guides]

@@ -116,8 +116,9 @@ def _render_sweep(config: str | Path | LoadedScenario, output: Path, count: int,
     loads = [load_scenario(path, base + tuple(overrides) + subset.overrides) for subset in runs]
     requested = range(start, start + count)
     develop = all(is_post_render(key) for key in runs[0].values)
-    needed = frozenset(i for i in requested if develop and any(
-        not Dataset(output / subset.name).meta_path(i).is_file() for subset in runs[1:]))
+    developed = [Dataset(output / s.name, f".{lo.scenario.render.image_format}").load_records()[0]
+                 for s, lo in zip(runs[1:], loads[1:])] if develop else []
+    needed = frozenset(i for i in requested if any(i not in done for done in developed))  # to develop
     for k, (subset, loaded) in enumerate(zip(runs, loads)):
         started = (lambda todo, label=subset.name: events.started(label, todo))
         if develop and k > 0:
