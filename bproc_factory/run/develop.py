@@ -58,7 +58,8 @@ def develop_dataset(source: str | Path, output: str | Path, overrides: tuple[str
                           f"{', '.join(POST_RENDER_KEYS)} (render again for the rest)")
     records, _ = src.load_records()
     if indices is not None:
-        records = {i: r for i, r in records.items() if i in set(indices)}
+        wanted = set(indices)
+        records = {i: r for i, r in records.items() if i in wanted}
     assets = resolve_assets(loaded)
     target = run_identity(loaded, identity["run_seed"], assets, category_ids(loaded, assets))
     if target["inputs"] != identity["inputs"]:
