@@ -184,6 +184,21 @@ def init(directory: Annotated[Path, typer.Argument(help="New (or empty) folder f
 
 
 @app.command()
+def addon(output: Annotated[Path, typer.Option("-o", "--output", help="Zip to write.")] =
+          Path("bproc_factory_addon.zip")) -> None:
+    """Build the Blender add-on (a Factory panel to mark, check and preview scenes) as a zip to install
+    in Blender: Preferences > Add-ons > Install from Disk."""
+    from bproc_factory.project import build_addon
+
+    with _errors_reported():
+        built = build_addon(output)
+    _say(f"Wrote the Blender add-on {'.'.join(map(str, built.version))} for Blender "
+         f"{'.'.join(map(str, built.blender[:2]))} and later -> {built.path}\n"
+         "  install: Blender > Edit > Preferences > Add-ons > Install from Disk, then enable 'bproc_factory'; "
+         "set the bproc-factory path in its preferences if the command is not on PATH")
+
+
+@app.command()
 def render(config: ConfigArg,
            output: Annotated[Path, typer.Option("-o", "--output", help="Dataset folder to write.")],
            count: CountOpt,
@@ -255,11 +270,22 @@ def check(config: ConfigArg, set_: SetOpt = None,
 
 @scene_app.command("check")
 def scene_check(scene: Annotated[Path, typer.Argument(help="A designer .blend, or a backplate annotation YAML.",
-                                                      show_default=False)]) -> None:
+                                                      show_default=False)],
+                json_: Annotated[bool, typer.Option("--json", help="Print the marks, errors and warnings as one "
+                                                                   "JSON object on stdout (for tools such as "
+                                                                   "the Blender add-on).")] = False) -> None:
     """List a scene's marks (placement areas, camera target and region, occluders, props, lights,
     swappable surfaces) and what is missing or ambiguous; exit 2 on errors."""
-    from bproc_factory.run import survey_scene
+    from bproc_factory.run import survey_record, survey_scene
 
+    if json_:
+        try:
+            survey, code = survey_scene(scene), 0
+            record = survey_record(scene, survey)
+        except FactoryError as exc:
+            record, code = survey_record(scene, error=str(exc)), exc.exit_code
+        sys.stdout.write(json.dumps(record) + "\n")
+        raise typer.Exit(code or (2 if record["errors"] else 0))
     with _errors_reported():
         survey = survey_scene(scene)
     for problem in survey.errors:
@@ -427,18 +453,22 @@ def merge(datasets: Annotated[list[Path], typer.Argument(help="Datasets or shard
 
 
 @app.command()
-def preview(config: ConfigArg,
+def preview(config: Annotated[Optional[Path], typer.Argument(
+                help="Scenario YAML file (default: the built-in designer preview, demo assets on the --scene's "
+                     "placement areas).", show_default=False)] = None,
             output: Annotated[Path, typer.Option("-o", "--output", help="PNG contact sheet to write.")] =
             Path("preview.png"),
             count: Annotated[int, typer.Option("-n", "--count", min=1, help="Images.")] = 6,
             width: Annotated[int, typer.Option(min=16, help="Image width in pixels (K scaled).")] = 320,
             samples: Annotated[int, typer.Option(min=1, help="Cycles samples.")] = 8,
+            scene: Annotated[Optional[Path], typer.Option(help="Render in this scene (.blend or backplate YAML) "
+                                                               "instead of the config's.")] = None,
             seed: SeedOpt = 0, set_: SetOpt = None) -> None:
     """Render a few small, low-sample images and show them with their masks as one PNG."""
     from bproc_factory.run import render_preview
 
     with _errors_reported():
-        summary = render_preview(config, output, count, width, samples, seed, tuple(set_ or ()))
+        summary = render_preview(config, output, count, width, samples, seed, tuple(set_ or ()), scene)
     _say(f"Preview of {summary.rendered} images ({summary.instances} instances) in "
          f"{summary.seconds:.1f} s -> {output}")
 

@@ -56,7 +56,7 @@ def test_the_wheel_carries_every_shipped_folder_and_the_starter(wheel):
 
 
 @pytest.mark.render
-def test_a_wheel_install_in_a_fresh_venv_inits_checks_and_renders_outside_the_repo(wheel, tmp_path):
+def test_a_wheel_install_in_a_fresh_venv_inits_checks_renders_and_builds_the_addon_outside_the_repo(wheel, tmp_path):
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", "--without-pip", venv], cwd=tmp_path)
     fresh_site = Path(run([venv / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
@@ -79,6 +79,8 @@ def test_a_wheel_install_in_a_fresh_venv_inits_checks_and_renders_outside_the_re
          "--set", "camera.resolution=[80,60]", "--set", "render.samples=2", "--set", "render.denoiser=none",
          "--set", "surfaces={materials: [wood], probability: 1.0}"], cwd=home, env=env)
     run(["bproc-factory", "validate", "out"], cwd=home, env=env)
+    run(["bproc-factory", "addon", "-o", "addon.zip"], cwd=home, env=env)  # its source comes from the wheel
+    assert "bproc_factory_addon/__init__.py" in zipfile.ZipFile(home / "addon.zip").namelist()
     meta = json.loads((home / "out" / "meta" / "000000.json").read_text())
     assert meta["objects"], "the starter scene rendered no objects"
     assert "wood" in json.dumps(meta["sampled"]), "the library material (from the wheel) was not used"

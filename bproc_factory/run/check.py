@@ -51,6 +51,29 @@ def survey_scene(path: Path) -> Survey:
 BLEND_SIGNATURES = (b"BLENDER", b"\x1f\x8b", b"\x28\xb5\x2f\xfd")  # plain, gzip- and zstd-compressed .blend
 
 
+def survey_record(path: Path, survey: Survey | None = None, error: str | None = None) -> dict:
+    """``scene check --json``: the survey (or the error that stopped it) as plain JSON data, so tools such
+    as the Blender add-on read the same marks and problems as the command line prints."""
+    info = survey.info if survey else None
+    record: dict = {"file": str(path), "ok": error is None and survey is not None and not survey.errors,
+                    "errors": [error] if error else list(survey.errors if survey else []),
+                    "warnings": list(survey.warnings) if survey else [], "marks": None}
+    if info is not None:
+        record["marks"] = {
+            "placement_areas": [{"name": a.name, "z": a.z, "size_xy": list(a.size_xy),
+                                 "polygon_xy": [list(p) for p in a.polygon_xy]} for a in info.placement_areas],
+            "camera_target": list(info.camera_target),
+            "camera_regions": [[list(p) for p in region] for region in info.camera_regions],
+            "occluders": list(info.occluders), "props": list(info.props), "lights": list(info.lights),
+            "surfaces": list(info.surfaces),
+            "fixed_camera": None if info.fixed_camera is None else {
+                "width": info.fixed_camera.width, "height": info.fixed_camera.height,
+                "K": [list(r) for r in info.fixed_camera.K],
+                "cam_to_world": [list(r) for r in info.fixed_camera.cam_to_world]},
+        }
+    return record
+
+
 def _check_blend_file(path: Path) -> None:
     """Refuse, before Blender is loaded, a scene that is neither named nor made like a .blend file."""
     if path.suffix.lower() != ".blend":

@@ -1,6 +1,7 @@
 """``preview``: a few small, fast renders of a config shown as one contact sheet with masks."""
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -11,6 +12,7 @@ from bproc_factory.config import load_scenario
 from bproc_factory.dataset import annotations_by_image, category_names, check_picture_path, open_dataset, write_picture
 from bproc_factory.qa import grid, overlay
 from bproc_factory.run.job import RunSummary, render_dataset
+from bproc_factory.shipped import shipped
 
 
 def preview_overrides(config: Path, overrides: tuple[str, ...], width: int, samples: int) -> tuple[str, ...]:
@@ -26,10 +28,17 @@ def preview_overrides(config: Path, overrides: tuple[str, ...], width: int, samp
             "render.noise_threshold=0.1")
 
 
-def render_preview(config: Path, target: Path, count: int = 6, width: int = 320, samples: int = 8,
-                   seed: int = 0, overrides: tuple[str, ...] = ()) -> RunSummary:
-    """Render ``count`` small images of the config and write them, labelled, as one PNG."""
+DESIGNER_PREVIEW = "designer-preview.yaml"  # the shipped scenario a preview without a config uses
+
+
+def render_preview(config: Path | None, target: Path, count: int = 6, width: int = 320, samples: int = 8,
+                   seed: int = 0, overrides: tuple[str, ...] = (), scene: Path | None = None) -> RunSummary:
+    """Render ``count`` small images of the config (default: the designer preview, demo assets in
+    ``scene``) and write them, labelled, as one PNG; ``scene`` replaces the config's scene."""
     check_picture_path(target, "-o")
+    config = shipped("configs") / DESIGNER_PREVIEW if config is None else config
+    if scene is not None:  # absolute, as a JSON string (valid YAML): the config's folder does not move it
+        overrides = (*overrides, f"scene={json.dumps(str(Path(scene).absolute()))}")
     work = Path(tempfile.mkdtemp(prefix="bpf_preview_"))
     try:
         summary = render_dataset(config, work, count, seed=seed,
