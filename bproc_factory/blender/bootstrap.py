@@ -3,7 +3,8 @@
 BlenderProc 2.8.0 expects to be started by ``blenderproc run`` inside Blender's bundled Python.
 This module is the only place that knows the workarounds (see shared notes, "blenderproc-on-bpy"):
 the guard environment variable, the pip-installing ``SetupUtility.setup``, the removal of
-site-packages from ``sys.path`` and the ``en_US`` language preference set by ``bproc.init``.
+site-packages from ``sys.path``, the ``en_US`` language preference set by ``bproc.init``, and
+GitPython (imported by BlenderProc's V-HACD wrapper), which fails to import where no ``git`` is installed.
 """
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ def import_blenderproc(temp_dir: str) -> ModuleType:
         return _state["bproc"]
     # OpenCV reads this flag when it first decodes an EXR; BlenderProc's and our read-back need it.
     os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
+    # GitPython raises ImportError at import without a git executable (slim images have none); the
+    # factory never runs git, so let it import quietly.
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
     import bpy  # noqa: F401  (bpy must be imported before BlenderProc's modules)
 
     # 1. Import the package shell without its API: the "outside" flag skips the run-script guard.
