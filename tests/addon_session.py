@@ -22,10 +22,10 @@ def select(*objects: bpy.types.Object) -> None:
     bpy.context.view_layer.objects.active = objects[0]
 
 
-def run(op, **kwargs) -> str:
+def run(op, *args, **kwargs) -> str:
     """An operator's result, or its error report (Blender raises the report as RuntimeError)."""
     try:
-        return sorted(op(**kwargs))[0]
+        return sorted(op(*args, **kwargs))[0]
     except RuntimeError as exc:
         return f"error: {str(exc).strip()}"
 
@@ -84,6 +84,9 @@ def marking_session() -> None:
     seen["check"] = run(bpy.ops.bpf.check)
     seen["status"] = {"ok": state.status.ok, "errors": state.status.errors, "warnings": state.status.warnings,
                       "marks": state.status.marks}
+    checked = state.status
+    seen["invoked_check"] = run(bpy.ops.bpf.check, "INVOKE_DEFAULT")  # background Blender has no event loop:
+    seen["invoked_check_same"] = state.status is not checked and state.status.marks == checked.marks  # runs now
     lines = bproc_factory_addon.overlay.overlay_lines(state.status.marks)
     seen["overlay"] = {"placement": lines.placement, "target": lines.target, "regions": lines.regions}
     seen["stale_after_check"] = state.stale

@@ -153,6 +153,7 @@ def test_the_status_is_the_clis_own_check_and_draws_its_overlays(session):
     cli_record = scene_check(folder / "marked.blend")
     status = seen["status"]
     assert (status["ok"], status["errors"], status["warnings"]) == (True, [], [])
+    assert seen["invoked_check"] == "FINISHED" and seen["invoked_check_same"]  # from the UI path too
     assert json.dumps(status["marks"], sort_keys=True) == json.dumps(cli_record["marks"], sort_keys=True)
     overlay = seen["overlay"]
     assert len(overlay["placement"]) == 8 and {round(p[2], 4) for p in overlay["placement"]} == {0.752}

@@ -127,7 +127,7 @@ class _RunsFactory(bpy.types.Operator):
         return self.finish(context, job)
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
-        if context.window is None:
+        if context.window is None or bpy.app.background:  # no event loop to drive a modal operator
             return self.execute(context)
         self._job = self._start(context)
         if self._job is None:
