@@ -6,6 +6,7 @@ import ast
 import importlib.metadata
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,6 +17,7 @@ from conftest import REPO, cli
 
 ADDON_SOURCE = REPO / "bproc_factory" / "blender" / "addon"
 SESSION = Path(__file__).resolve().parent / "addon_session.py"
+UI_SESSION = Path(__file__).resolve().parent / "addon_ui_session.py"
 EXECUTABLE = str(Path(sys.executable).with_name("bproc-factory"))
 BLENDER_MODULES = {"bpy", "bmesh", "gpu", "gpu_extras", "mathutils"}  # Blender's own; nothing else may be
 
@@ -211,3 +213,25 @@ def test_addon_imports_and_registers_with_only_bpy_on_the_path(tmp_path):
     result = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.render
+@pytest.mark.skipif(shutil.which("blender") is None or shutil.which("xvfb-run") is None,
+                    reason="needs Blender 4.2 or later and xvfb-run for the UI; this project's machines have only "
+                           "the bpy wheel (the closing note of issue 19 says where it ran)")
+def test_in_blenders_ui_check_and_preview_run_modal_and_the_sheet_opens_in_an_image_editor(tmp_path):
+    (tmp_path / "tmp").mkdir()
+    env = {**os.environ, "BPF_ZIP": str(build_zip(tmp_path)), "BPF_EXE": EXECUTABLE, "BPF_OUT": str(tmp_path),
+           "TMPDIR": str(tmp_path / "tmp"), "HOME": str(tmp_path)}
+    result = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", "blender", "--factory-startup",
+                             "--enable-event-simulate", "--python", str(UI_SESSION)],
+                            env=env, capture_output=True, text=True, timeout=900)
+    assert (tmp_path / "ui.json").is_file(), result.stdout[-2000:] + result.stderr[-2000:]
+    seen = json.loads((tmp_path / "ui.json").read_text())
+    assert "crash" not in seen, seen["crash"]
+    assert all(r == ["FINISHED"] for r in seen["marks"].values()) and len(seen["marks"]) == 4
+    assert seen["status"] == {"ok": True, "errors": [], "warnings": [], "props": ["Cube"]}
+    assert seen["preview_invoke"] == ["RUNNING_MODAL"] and seen["second_preview"] == ["RUNNING_MODAL"]
+    # 2 images of 200x150 and their label tiles: one row of four, in an Image Editor of a new window
+    assert seen["image_editors"] == [["bproc_factory preview", [800, 150]]] and seen["windows"] == 2
+    assert seen["job_folders_after_esc"] == []  # Esc stopped the second preview and removed its folder

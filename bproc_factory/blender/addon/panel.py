@@ -54,7 +54,8 @@ class BPF_PT_factory(bpy.types.Panel):
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
-        chars = int(context.region.width / (7 * context.preferences.view.ui_scale)) if context.region else 40
+        scale = context.preferences.view.ui_scale
+        chars = int((context.region.width - 60 * scale) / (7 * scale)) if context.region else 40  # beside an icon
 
         box = layout.box()
         box.label(text="Mark selection", icon="RESTRICT_SELECT_OFF")
