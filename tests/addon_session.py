@@ -88,7 +88,8 @@ def marking_session() -> None:
     seen["invoked_check"] = run(bpy.ops.bpf.check, "INVOKE_DEFAULT")  # background Blender has no event loop:
     seen["invoked_check_same"] = state.status is not checked and state.status.marks == checked.marks  # runs now
     lines = bproc_factory_addon.overlay.overlay_lines(state.status.marks)
-    seen["overlay"] = {"placement": lines.placement, "target": lines.target, "regions": lines.regions}
+    seen["overlay"] = {"placement": lines.placement, "target": lines.target, "regions": lines.regions,
+                       "labels": [[label.text, label.point, label.kind] for label in lines.labels]}
     seen["stale_after_check"] = state.stale
     vase.location.x += 0.1  # a prop: the marks stay as checked
     bpy.context.view_layer.update()

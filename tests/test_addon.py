@@ -19,7 +19,7 @@ ADDON_SOURCE = REPO / "bproc_factory" / "blender" / "addon"
 SESSION = Path(__file__).resolve().parent / "addon_session.py"
 UI_SESSION = Path(__file__).resolve().parent / "addon_ui_session.py"
 EXECUTABLE = str(Path(sys.executable).with_name("bproc-factory"))
-BLENDER_MODULES = {"bpy", "bmesh", "gpu", "gpu_extras", "mathutils"}  # Blender's own; nothing else may be
+BLENDER_MODULES = {"bpy", "bpy_extras", "blf", "bmesh", "gpu", "gpu_extras", "mathutils"}  # Blender's own; nothing else may be
 
 
 def build_zip(folder: Path) -> Path:
@@ -162,6 +162,9 @@ def test_the_status_is_the_clis_own_check_and_draws_its_overlays(session):
     assert len(overlay["regions"]) == 24  # the 12 edges of the region box's hull, coplanar triangles merged
     assert len(overlay["target"]) == 6 and pytest.approx([0.2, 0.1, 0.8]) == [
         sum(p[k] for p in overlay["target"]) / 6 for k in range(3)]
+    (table, table_at, kind), (target, target_at, _) = overlay["labels"]
+    assert (table, kind, target) == ("table", "placement", "camera target")
+    assert table_at == pytest.approx([0.2, 0.0, 0.752]) and target_at == pytest.approx([0.2, 0.1, 0.88])
     assert not seen["stale_after_check"] and seen["stale_after_moving"]  # moving an object: out of date
 
 

@@ -16,7 +16,7 @@ bl_info = {
 
 import bpy  # noqa: E402  (bl_info first: Blender reads it without importing)
 
-from . import operators, overlay, panel  # noqa: E402
+from . import operators, overlay, panel, runner  # noqa: E402
 
 _handles: list = []
 
@@ -44,11 +44,14 @@ def register() -> None:
                                                    "camera regions in the viewport")
     _handles.append(bpy.types.SpaceView3D.draw_handler_add(overlay.draw, (operators.STATE,), "WINDOW",
                                                             "POST_VIEW"))
+    _handles.append(bpy.types.SpaceView3D.draw_handler_add(overlay.draw_labels, (operators.STATE,), "WINDOW",
+                                                            "POST_PIXEL"))
     bpy.app.handlers.depsgraph_update_post.append(_scene_changed)
     bpy.app.handlers.load_post.append(_file_loaded)
 
 
 def unregister() -> None:
+    runner.cancel_all()
     bpy.app.handlers.load_post.remove(_file_loaded)
     bpy.app.handlers.depsgraph_update_post.remove(_scene_changed)
     while _handles:

@@ -14,12 +14,23 @@ TARGET_ARM_M = 0.08
 
 
 @dataclass(frozen=True)
+class Label:
+    """A name written in the viewport beside a mark; ``kind`` picks its colour."""
+
+    text: str
+    point: Point
+    kind: str
+
+
+@dataclass(frozen=True)
 class Overlay:
-    """Line segments (pairs of consecutive points) per kind of mark, in world metres."""
+    """Line segments (pairs of consecutive points) per kind of mark, in world metres, and the names
+    written beside them (each placement area's at its centre, the camera target's at the target)."""
 
     placement: list[Point]
     target: list[Point]
     regions: list[Point]
+    labels: list[Label]
 
 
 def _loop(points: list[Point]) -> list[Point]:
@@ -41,27 +52,37 @@ def _hull_edges(points: list[Point]) -> list[Point]:
 def overlay_lines(marks: dict | None) -> Overlay:
     """The segments to draw for a check's ``marks`` (empty without marks)."""
     if not marks:
-        return Overlay([], [], [])
+        return Overlay([], [], [], [])
     placement = [p for area in marks["placement_areas"]
                  for p in _loop([(x, y, area["z"] + LIFT_M) for x, y in area["polygon_xy"]])]
     x, y, z = marks["camera_target"]
     a = TARGET_ARM_M
     target = [(x - a, y, z), (x + a, y, z), (x, y - a, z), (x, y + a, z), (x, y, z - a), (x, y, z + a)]
     regions = [p for region in marks["camera_regions"] for p in _hull_edges([tuple(v) for v in region])]
-    return Overlay(placement, target, regions)
+    labels = [Label(area["name"], (sum(x for x, _ in area["polygon_xy"]) / len(area["polygon_xy"]),
+                                   sum(y for _, y in area["polygon_xy"]) / len(area["polygon_xy"]),
+                                   area["z"] + LIFT_M), "placement") for area in marks["placement_areas"]]
+    labels.append(Label("camera target", (x, y, z + a), "target"))
+    return Overlay(placement, target, regions, labels)
 
 
 COLOURS = {"placement": (0.2, 0.9, 0.3, 1.0), "target": (1.0, 0.55, 0.1, 1.0), "regions": (0.3, 0.6, 1.0, 0.7)}
 
 
+def _shown(state) -> Overlay | None:
+    if state.status is None or not bpy.context.window_manager.bpf_show_overlays:
+        return None
+    return overlay_lines(state.status.marks)
+
+
 def draw(state) -> None:
-    """Draw handler: the last check's overlay, when overlays are on."""
+    """Draw handler (3D): the last check's lines, when overlays are on."""
     import gpu
     from gpu_extras.batch import batch_for_shader
 
-    if state.status is None or not bpy.context.window_manager.bpf_show_overlays:
+    lines = _shown(state)
+    if lines is None:
         return
-    lines = overlay_lines(state.status.marks)
     shader = gpu.shader.from_builtin("POLYLINE_UNIFORM_COLOR")
     gpu.state.blend_set("ALPHA")
     shader.uniform_float("viewportSize", gpu.state.viewport_get()[2:])
@@ -72,3 +93,21 @@ def draw(state) -> None:
             shader.uniform_float("color", colour)
             batch_for_shader(shader, "LINES", {"pos": coords}).draw(shader)
     gpu.state.blend_set("NONE")
+
+
+def draw_labels(state) -> None:
+    """Draw handler (pixels): the placement areas' names and the camera target's, beside their marks."""
+    import blf
+    from bpy_extras.view3d_utils import location_3d_to_region_2d
+
+    lines = _shown(state)
+    if lines is None:
+        return
+    scale = bpy.context.preferences.view.ui_scale
+    blf.size(0, 12 * scale)
+    for label in lines.labels:
+        at = location_3d_to_region_2d(bpy.context.region, bpy.context.region_data, label.point)
+        if at is not None:  # None: behind the view
+            blf.color(0, *COLOURS[label.kind])
+            blf.position(0, at.x + 6 * scale, at.y + 6 * scale, 0)
+            blf.draw(0, label.text)

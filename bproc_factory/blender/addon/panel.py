@@ -60,8 +60,9 @@ class BPF_PT_factory(bpy.types.Panel):
         box = layout.box()
         box.label(text="Mark selection", icon="RESTRICT_SELECT_OFF")
         grid = box.grid_flow(columns=2, even_columns=True, align=True)
-        for role in marks.ROLES:
-            grid.operator("bpf.mark", text=role.label).role = role.key
+        for role in marks.ROLES:  # the label counts the objects holding the mark now
+            held = len(c.all_objects) if (c := bpy.data.collections.get(role.collection)) else 0
+            grid.operator("bpf.mark", text=f"{role.label} ({held})" if held else role.label).role = role.key
         box.operator("bpf.unmark", text="Unmark", icon="X").role = "ALL"
         if context.active_object is not None:
             held = ", ".join(r.label.lower() for r in marks.roles_of(context.active_object)) or "not marked"

@@ -2,6 +2,7 @@
 in the UI. Everything that needs the factory's own dependencies goes through here."""
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -36,7 +37,7 @@ def find_executable(configured: str) -> str:
     return found
 
 
-@dataclass
+@dataclass(eq=False)  # a job is itself: RUNNING finds it by identity
 class Job:
     """One run of the command in its own temporary folder; output goes to files, read when it ends."""
 
@@ -55,6 +56,7 @@ class Job:
         except OSError as exc:
             self.discard()
             raise RunnerError(f"cannot run {executable}: {exc.strerror or exc}") from None
+        RUNNING.append(self)
 
     def done(self) -> bool:
         return self.process is None or self.process.poll() is not None
@@ -74,6 +76,8 @@ class Job:
 
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+        if self in RUNNING:
+            RUNNING.remove(self)
 
     @property
     def seconds(self) -> float:
@@ -95,6 +99,16 @@ class Job:
             return found
         tail = " ".join(text.split()[-60:]) or "no output"
         return [f"{self.title} failed (exit {self.returncode}): {tail}"]
+
+
+RUNNING: list[Job] = []  # started and not yet discarded
+
+
+@atexit.register
+def cancel_all() -> None:
+    """Stop every job still running (Blender quits, or the add-on is disabled) and remove its folder."""
+    for job in list(RUNNING):
+        job.cancel()
 
 
 def save_copy(folder: Path) -> Path:
