@@ -140,7 +140,7 @@ def preview_session() -> None:
     settings = bpy.context.scene.bpf_preview
     settings.config = os.path.join(folder, "missing.yaml")
     seen["bad_config"] = run(bpy.ops.bpf.preview)
-    settings.config, settings.count, settings.width, settings.samples = "", 2, 64, 2
+    settings.config, settings.count, settings.width, settings.samples = "", 1, 64, 2
     seen["preview"] = run(bpy.ops.bpf.preview)
     image = bpy.data.images.get(bproc_factory_addon.runner.PREVIEW_IMAGE)
     seen["image"] = None if image is None else {

@@ -186,7 +186,7 @@ def test_preview_operator_renders_through_the_cli_and_loads_the_sheet(tmp_path):
     assert "missing.yaml" in seen["bad_config"] and seen["bad_config"].startswith("error:")
     assert seen["preview"] == "FINISHED"
     image = seen["image"]
-    # the built-in preview is 640x480 scaled to 64x48; 2 images and their label tiles in one row of 4
+    # the built-in preview is 640x480 scaled to 64x48; the image and its label tile, in a row of 4
     assert image["size"] == [4 * 64, 48] and image["packed"] and image["max"] > 0.1
     assert image["state"] == "bproc_factory preview"
 
