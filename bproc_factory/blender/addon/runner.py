@@ -52,7 +52,8 @@ class Job:
         try:
             with open(self.folder / "stdout.txt", "wb") as out, open(self.folder / "stderr.txt", "wb") as err:
                 self.process = subprocess.Popen([executable, *self.args], stdout=out, stderr=err,
-                                                stdin=subprocess.DEVNULL, env=env)
+                                                stdin=subprocess.DEVNULL, env=env,
+                                                creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))  # Windows
         except OSError as exc:
             self.discard()
             raise RunnerError(f"cannot run {executable}: {exc.strerror or exc}") from None
