@@ -276,7 +276,7 @@ def scene_check(scene: Annotated[Path, typer.Argument(help="A designer .blend, o
                                                                    "the Blender add-on).")] = False) -> None:
     """List a scene's marks (placement areas, camera target and region, occluders, props, lights,
     swappable surfaces) and what is missing or ambiguous; exit 2 on errors."""
-    from bproc_factory.run import survey_record, survey_scene
+    from bproc_factory.run import survey_lines, survey_record, survey_scene
 
     if json_:
         try:
@@ -295,19 +295,7 @@ def scene_check(scene: Annotated[Path, typer.Argument(help="A designer .blend, o
     if survey.errors:
         err.print(f"{escape(str(scene))}: {len(survey.errors)} error(s); see scenes/README.md for the conventions")
         raise typer.Exit(2)
-    info = survey.info
-    lines = [f"OK {scene}"]
-    for area in info.placement_areas:
-        lines.append(f"  placement area: {area.name} ({area.size_xy[0]:.2f} x {area.size_xy[1]:.2f} m at "
-                     f"z = {area.z:.3f} m)")
-    lines.append("  camera target: (" + ", ".join(f"{v:.3f}" for v in info.camera_target) + ")")
-    if info.fixed_camera:
-        lines.append(f"  camera: fixed by the photo, {info.fixed_camera.width}x{info.fixed_camera.height}, "
-                     f"{info.fixed_camera.cam_to_world[2][3]:.2f} m above the ground")
-    for label, names in (("camera regions", [f"{len(r)} vertices" for r in info.camera_regions]),
-                         ("occluders", info.occluders), ("props", info.props),
-                         ("randomisable lights", info.lights), ("swappable surfaces", info.surfaces)):
-        lines.append(f"  {label}: {', '.join(names) if names else 'none'}")
+    lines = [f"OK {scene}", *(f"  {line}" for line in survey_lines(survey.info))]
     _say("\n".join(lines))
 
 

@@ -6,12 +6,12 @@ The add-on's source is ``bproc_factory/blender/addon/``; the zip holds it as the
 from __future__ import annotations
 
 import ast
-import os
-import tempfile
+import io
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from bproc_factory.dataset import atomic_write_bytes
 from bproc_factory.errors import FactoryError
 
 SOURCE = Path(__file__).resolve().parent.parent / "blender" / "addon"
@@ -20,14 +20,11 @@ MODULE = "bproc_factory_addon"
 
 @dataclass(frozen=True)
 class AddonZip:
-    """What ``addon`` wrote: the zip, its module name in Blender, the add-on's version and the
-    oldest Blender it supports."""
+    """What ``addon`` wrote: the zip, the add-on's version and the oldest Blender it supports."""
 
     path: Path
-    module: str
     version: tuple[int, ...]
     blender: tuple[int, ...]
-    files: int
 
 
 def addon_info() -> dict:
@@ -47,18 +44,14 @@ def build_addon(output: Path) -> AddonZip:
     if output.is_dir():
         raise FactoryError(f"{output}: is a folder; -o names the .zip file to write")
     info = addon_info()
-    sources = sorted(SOURCE.glob("*.py"))
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(SOURCE.glob("*.py")):  # fixed dates: the same source gives the same zip
+            entry = zipfile.ZipInfo(f"{MODULE}/{path.name}", date_time=(1980, 1, 1, 0, 0, 0))
+            zf.writestr(entry, path.read_bytes(), zipfile.ZIP_DEFLATED)
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
-        os.close(fd)
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-            for path in sources:  # fixed dates: the same source gives the same zip
-                entry = zipfile.ZipInfo(f"{MODULE}/{path.name}", date_time=(1980, 1, 1, 0, 0, 0))
-                zf.writestr(entry, path.read_bytes(), zipfile.ZIP_DEFLATED)
-        os.replace(tmp, output)
+        atomic_write_bytes(output, data.getvalue())
     except OSError as exc:
-        if "tmp" in locals():
-            Path(tmp).unlink(missing_ok=True)
         raise FactoryError(f"{output}: cannot write the add-on zip: {exc.strerror or exc}") from exc
-    return AddonZip(output, MODULE, tuple(info["version"]), tuple(info["blender"]), len(sources))
+    return AddonZip(output, tuple(info["version"]), tuple(info["blender"]))

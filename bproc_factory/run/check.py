@@ -51,13 +51,28 @@ def survey_scene(path: Path) -> Survey:
 BLEND_SIGNATURES = (b"BLENDER", b"\x1f\x8b", b"\x28\xb5\x2f\xfd")  # plain, gzip- and zstd-compressed .blend
 
 
+def survey_lines(info: SceneInfo) -> list[str]:
+    """The marks as ``scene check`` prints them, a line each (the add-on's panel shows the same)."""
+    lines = [f"placement area: {a.name} ({a.size_xy[0]:.2f} x {a.size_xy[1]:.2f} m at z = {a.z:.3f} m)"
+             for a in info.placement_areas]
+    lines.append("camera target: (" + ", ".join(f"{v:.3f}" for v in info.camera_target) + ")")
+    if info.fixed_camera:
+        lines.append(f"camera: fixed by the photo, {info.fixed_camera.width}x{info.fixed_camera.height}, "
+                     f"{info.fixed_camera.cam_to_world[2][3]:.2f} m above the ground")
+    for label, names in (("camera regions", [f"{len(r)} vertices" for r in info.camera_regions]),
+                         ("occluders", info.occluders), ("props", info.props),
+                         ("randomisable lights", info.lights), ("swappable surfaces", info.surfaces)):
+        lines.append(f"{label}: {', '.join(names) if names else 'none'}")
+    return lines
+
+
 def survey_record(path: Path, survey: Survey | None = None, error: str | None = None) -> dict:
     """``scene check --json``: the survey (or the error that stopped it) as plain JSON data, so tools such
     as the Blender add-on read the same marks and problems as the command line prints."""
-    info = survey.info if survey else None
-    record: dict = {"file": str(path), "ok": error is None and survey is not None and not survey.errors,
-                    "errors": [error] if error else list(survey.errors if survey else []),
-                    "warnings": list(survey.warnings) if survey else [], "marks": None}
+    errors = [error] if error is not None else list(survey.errors) if survey is not None else []
+    record: dict = {"file": str(path), "ok": survey is not None and not errors, "errors": errors,
+                    "warnings": list(survey.warnings) if survey is not None else [], "marks": None}
+    info = survey.info if survey is not None else None
     if info is not None:
         record["marks"] = {
             "placement_areas": [{"name": a.name, "z": a.z, "size_xy": list(a.size_xy),
@@ -65,7 +80,7 @@ def survey_record(path: Path, survey: Survey | None = None, error: str | None = 
             "camera_target": list(info.camera_target),
             "camera_regions": [[list(p) for p in region] for region in info.camera_regions],
             "occluders": list(info.occluders), "props": list(info.props), "lights": list(info.lights),
-            "surfaces": list(info.surfaces),
+            "surfaces": list(info.surfaces), "summary": survey_lines(info),
             "fixed_camera": None if info.fixed_camera is None else {
                 "width": info.fixed_camera.width, "height": info.fixed_camera.height,
                 "K": [list(r) for r in info.fixed_camera.K],

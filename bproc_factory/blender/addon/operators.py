@@ -34,7 +34,7 @@ def preferences(context: bpy.types.Context) -> bpy.types.AddonPreferences:
 def redraw(context: bpy.types.Context) -> None:
     for window in context.window_manager.windows:
         for area in window.screen.areas:
-            if area.type in {"VIEW_3D", "IMAGE_EDITOR"}:
+            if area.type == "VIEW_3D":  # the overlays
                 area.tag_redraw()
 
 
@@ -53,7 +53,7 @@ class _Marks(bpy.types.Operator):
         except marks.MarkError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        STATE.stale = STATE.status is not None
+        STATE.stale = True  # shown only beside a check
         self.report({"INFO"}, self.summary(changed))
         return {"FINISHED"}
 

@@ -84,7 +84,7 @@ class BPF_PT_factory(bpy.types.Panel):
                 _wrapped(box, problem, "CANCEL", chars)
             for problem in status.warnings:
                 _wrapped(box, problem, "INFO", chars)
-            for line in summary_lines(status.marks):
+            for line in status.marks["summary"] if status.marks else []:  # as scene check prints them
                 _wrapped(box, line, "DOT", chars)
 
         box = layout.box()
@@ -99,20 +99,6 @@ class BPF_PT_factory(bpy.types.Panel):
         box.operator("bpf.preview", icon="RENDER_STILL")
         if STATE.preview:
             box.label(text=f"Last preview: image '{STATE.preview}'", icon="IMAGE_DATA")
-
-
-def summary_lines(found: dict | None) -> list[str]:
-    """The check's marks as short lines for the panel, in the order ``scene check`` prints them."""
-    if not found:
-        return []
-    lines = [f"placement area {a['name']}: {a['size_xy'][0]:.2f} x {a['size_xy'][1]:.2f} m at z = {a['z']:.3f} m"
-             for a in found["placement_areas"]]
-    lines.append("camera target: (" + ", ".join(f"{v:.2f}" for v in found["camera_target"]) + ")")
-    for label, names in (("camera regions", [f"{len(r)} vertices" for r in found["camera_regions"]]),
-                         ("occluders", found["occluders"]), ("props", found["props"]),
-                         ("randomisable lights", found["lights"]), ("swappable surfaces", found["surfaces"])):
-        lines.append(f"{label}: {', '.join(names) if names else 'none'}")
-    return lines
 
 
 CLASSES = (BPF_AddonPreferences, BPF_PreviewSettings, BPF_PT_factory)

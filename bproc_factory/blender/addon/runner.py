@@ -16,6 +16,7 @@ import bpy
 
 COMMAND = "bproc-factory"
 PREVIEW_IMAGE = "bproc_factory preview"  # the Image data-block a preview loads into
+COPY, SHEET = "scene.blend", "preview.png"  # in a job's folder: the open file's copy, the preview's sheet
 
 
 class RunnerError(Exception):
@@ -115,7 +116,7 @@ def cancel_all() -> None:
 def save_copy(folder: Path) -> Path:
     """The open file as it is now (unsaved changes included), saved as a copy the command can read;
     the open file keeps its own path and state."""
-    path = folder / "scene.blend"
+    path = folder / COPY
     bpy.ops.wm.save_as_mainfile(filepath=str(path), copy=True, check_existing=False)
     return path
 
@@ -141,7 +142,6 @@ class Status:
     errors: list[str]
     warnings: list[str]
     marks: dict | None
-    seconds: float
 
 
 def this_file() -> str:
@@ -150,14 +150,14 @@ def this_file() -> str:
 
 def finish_check(job: Job) -> Status:
     """The check's JSON (paths of the temporary copy replaced by the open file's), or its failure."""
-    copy = str(job.folder / "scene.blend")
+    copy = str(job.folder / COPY)
     lines = [line for line in job.output("stdout").splitlines() if line.startswith("{")]
     try:
         record = json.loads(lines[-1].replace(json.dumps(copy)[1:-1], json.dumps(this_file())[1:-1]))
         status = Status(this_file(), bool(record["ok"]), list(record["errors"]), list(record["warnings"]),
-                        record["marks"], job.seconds)
+                        record["marks"])
     except (IndexError, KeyError, TypeError, ValueError):
-        status = Status(this_file(), False, job.errors(), [], None, job.seconds)
+        status = Status(this_file(), False, job.errors(), [], None)
     job.discard()
     return status
 
@@ -178,7 +178,7 @@ def start_preview(executable: str, request: PreviewRequest) -> Job:
     folder = new_folder()
     scene = save_copy(folder)
     config = [str(Path(bpy.path.abspath(request.config)))] if request.config.strip() else []
-    job = Job("preview", ["preview", *config, "--scene", str(scene), "-o", str(folder / "preview.png"),
+    job = Job("preview", ["preview", *config, "--scene", str(scene), "-o", str(folder / SHEET),
                           "-n", str(request.count), "--width", str(request.width),
                           "--samples", str(request.samples), "--seed", str(request.seed)], folder)
     job.start(executable)
@@ -188,7 +188,7 @@ def start_preview(executable: str, request: PreviewRequest) -> Job:
 def finish_preview(job: Job) -> bpy.types.Image:
     """The preview sheet as the Image ``PREVIEW_IMAGE`` (packed, so it outlives the temporary folder);
     raises ``RunnerError`` with the command's errors when it failed."""
-    sheet = job.folder / "preview.png"
+    sheet = job.folder / SHEET
     if job.returncode != 0 or not sheet.is_file():
         errors = job.errors()
         job.discard()
