@@ -9,6 +9,7 @@ from shapely.geometry import MultiPoint, Polygon
 from bproc_factory.assets.asset import resolve_assets
 from bproc_factory.assets.categories import category_ids
 from bproc_factory.assets.environment import PlacementArea, SceneInfo
+from bproc_factory.config import seed_int
 from bproc_factory.config.loader import ConfigError, load_scenario
 from bproc_factory.plan.fit import check_fit
 from bproc_factory.plan.placement import PlacementError
@@ -59,6 +60,21 @@ def test_a_subset_of_views_plans_exactly_like_the_whole_scene(tmp_path):
     assert [lt.sampled for lt in whole.lights] == [lt.sampled for lt in alone.lights]
     assert np.array_equal(whole.views[1].cam_to_world, alone.views[0].cam_to_world)
     assert whole.cycles_seed == alone.cycles_seed
+
+
+def test_another_noise_pattern_changes_only_cycles_seed_and_pattern_0_keeps_the_scene_seeds(tmp_path):
+    plans = {}
+    for pattern in (0, 1, 2):
+        (tmp_path / str(pattern)).mkdir()
+        render = {**tiny_config()["render"], "noise_pattern": pattern}
+        plans[pattern] = plan_scene(*loaded_with(tmp_path / str(pattern), render=render), TABLE, 7, 1, [2, 3])
+    assert plans[0].cycles_seed == seed_int(plans[0].scene_seed, "cycles")
+    assert len({p.cycles_seed for p in plans.values()}) == 3
+    for other in (plans[1], plans[2]):
+        assert [o.sampled for o in other.objects] == [o.sampled for o in plans[0].objects]
+        assert [lt.sampled for lt in other.lights] == [lt.sampled for lt in plans[0].lights]
+        for a, b in zip(other.views, plans[0].views, strict=True):
+            np.testing.assert_array_equal(a.cam_to_world, b.cam_to_world)
 
 
 def test_duplicate_asset_names_in_one_config_are_refused(tmp_path):

@@ -286,6 +286,9 @@ class RenderConfig(StrictModel):
                              "each point (faster and less noisy on the demo); off: Cycles' older light sampling")
     path_guiding: bool = Field(default=False, description="Cycles' path guiding (CPU only; ignored on a GPU): "
                                "learns where indirect light comes from")
+    noise_pattern: int = Field(default=0, ge=0, description="which of Cycles' independent noise patterns to "
+                               "render: 0 derives Cycles' seed from the scene seed; another number renders the same "
+                               "scenes with other, independent noise (noisy/clean pairs, measuring render noise)")
     max_bounces: int = Field(default=4, ge=0, description="light bounces (total, and per diffuse, glossy, "
                              "transmission and volume), >= 0")
     pass_alpha_threshold: float = Field(default=0.5, gt=0, le=1, description="surfaces with alpha below this "

@@ -44,13 +44,18 @@ def plan_scene(loaded: LoadedScenario, assets: list[list[Asset]], info: SceneInf
     scene_seed = seed_int(run_seed, "scene", scene)
     first = plan_view(loaded, info, run_seed, scene * v)  # glare lights and occluders aim for it
     return ScenePlan(scene_index=scene, scene_seed=scene_seed,
-                     cycles_seed=seed_int(scene_seed, "cycles"),
+                     cycles_seed=_cycles_seed(scene_seed, loaded.scenario.render.noise_pattern),
                      objects=plan_objects(loaded, assets, info, scene_seed, scene, attempt, first),
                      lights=plan_lights(loaded, info, scene_seed, _pose_angles(first, info)),
                      world=plan_world(loaded, info, scene_seed),
                      views=tuple(plan_view(loaded, info, run_seed, i) for i in sorted(image_indices)),
                      surfaces=plan_surfaces(loaded, info, scene_seed),
                      scene_lights=plan_scene_lights(loaded, info, scene_seed), attempt=attempt)
+
+
+def _cycles_seed(scene_seed: int, noise_pattern: int) -> int:
+    """Cycles' seed: pattern 0 is the scene's own (as before the key existed), others independent of it."""
+    return seed_int(scene_seed, "cycles") if noise_pattern == 0 else seed_int(scene_seed, "cycles", noise_pattern)
 
 
 def _pose_angles(view: ViewPlan, info: SceneInfo) -> dict[str, float]:
