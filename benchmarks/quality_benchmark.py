@@ -1,11 +1,22 @@
-"""Time to quality: samples x denoising (unguided, guided by albedo and normal, prefilter), the light
-tree, path guiding, BlenderProc's own default settings and the shipped demo settings, each against
-PSNR to a 2048-sample reference of the same images, all rendered side by side in one run.
+"""Time to quality: samples x denoising, the light tree, path guiding, BlenderProc's own default settings,
+the shipped defaults and the demo's settings, each scored against the converged image, all rendered side
+by side in one run.
 
 Usage: ``python benchmarks/quality_benchmark.py [-n 2] [--resolution 240x180] [--reference-samples 2048]``
-Prints one row per setting: seconds per image (process time less start-up), PSNR in dB against the
-reference, the share of 8-bit pixels more than 8 levels off, and the speed against BlenderProc's
-defaults; rows with at least 45 dB at 5x BlenderProc's speed are starred.
+
+One 2048-sample reference holds noise of its own, which caps any score against it (BlenderProc's
+defaults reach 42.5 dB against it on the demo). So two references are rendered with independent noise
+(``render.noise_pattern`` 1 and 2; every setting renders pattern 0) and each image gets two scores:
+
+- ``vs ref``: PSNR against reference 1, its noise included;
+- ``vs converged``: PSNR against the noise-free image, from the unbiased estimate
+  ``MSE(x, (r1 + r2) / 2) - MSE(r1, r2) / 4`` (the three noises are independent, and
+  ``E[MSE(r1, r2)]`` is twice one reference's noise variance).
+
+The check row (256 samples, no adaptive sampling, no denoiser: nothing but noise) tests the estimate: its
+estimated error should match its noise variance, half its MSE against a second 256-sample render with
+independent noise. Rows with at least 45 dB against the converged image at 5x BlenderProc's speed are
+starred. Time: the process's seconds per image after start-up.
 """
 from __future__ import annotations
 
@@ -16,13 +27,17 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from bproc_factory.config.scenario import RenderConfig
+
 REPO = Path(__file__).resolve().parent.parent
-SAMPLES = (8, 16, 24, 32, 64)
+SAMPLES = (8, 16, 32, 64)
+HIGH = ((128, 0.05), (128, 0.02), (256, 0.02), (512, 0.01))  # samples, noise threshold
 DENOISE = {
     "none": ("render.denoiser=none",),
     "oidn colour only": ("render.denoiser=oidn", "render.denoise_guides=none", "render.denoise_prefilter=none"),
@@ -33,24 +48,50 @@ DENOISE = {
 }
 GUIDED = DENOISE["oidn guided, accurate prefilter"]
 # BlenderProc 2.8's bproc.init(): 1024 samples, noise threshold 0.01, OIDN guided by albedo and normal
-# (its compositor node; the node's prefilter is accurate). Its bounce defaults (glossy 0, transmission 0)
-# would render another image (black glass), so the scene's bounces are kept for a like-for-like PSNR.
-BLENDERPROC = ("render.samples=1024", "render.noise_threshold=0.01", *GUIDED)
+# (its compositor node; the node's prefilter is accurate), light tree off. Its bounce defaults (glossy 0,
+# transmission 0) would render another image (black glass), so the scene's bounces are kept.
+BLENDERPROC = ("render.samples=1024", "render.noise_threshold=0.01", *GUIDED, "render.light_tree=false")
+_DEFAULT = RenderConfig()
+SHIPPED = (f"render.samples={_DEFAULT.samples}", f"render.noise_threshold={_DEFAULT.noise_threshold}",
+           f"render.denoiser={_DEFAULT.denoiser}", f"render.denoise_guides={_DEFAULT.denoise_guides}",
+           f"render.denoise_prefilter={_DEFAULT.denoise_prefilter}", f"render.light_tree={_DEFAULT.light_tree}",
+           f"render.path_guiding={_DEFAULT.path_guiding}")
+CHECK_SAMPLES = 256
+CHECK = ("check: 256 samples, no adaptive sampling, no denoiser",
+         (f"render.samples={CHECK_SAMPLES}", "render.noise_threshold=0", "render.denoiser=none"))
 TARGET_DB, TARGET_SPEEDUP = 45.0, 5.0
 
 
+@dataclass(frozen=True)
+class Row:
+    """One setting's time and scores, means over the images."""
+
+    label: str
+    seconds: float
+    psnr_ref: float
+    psnr_converged: float
+    off: float
+    mse_converged: float
+
+
 def settings(noise_threshold: float) -> dict[str, tuple[str, ...]]:
-    """Every setting the benchmark renders, by label (the reference and BlenderProc's first)."""
-    out = {"BlenderProc defaults (1024 samples, 0.01, OIDN guided)": BLENDERPROC,
-           "shipped demo settings": ()}
+    """Every setting the benchmark renders, by label (BlenderProc's first: the others' speed is against it)."""
+    out = {"BlenderProc defaults (1024 samples, 0.01, OIDN guided, no light tree)": BLENDERPROC,
+           f"shipped defaults ({_DEFAULT.samples} samples, {_DEFAULT.noise_threshold}, OIDN guided, light tree)":
+               SHIPPED,
+           "demo settings": ()}
     for samples in SAMPLES:
         for name, sets in DENOISE.items():
             out[f"{samples} samples, {name}"] = (f"render.samples={samples}",
                                                  f"render.noise_threshold={noise_threshold}", *sets)
     for samples in (16, 32):
         base = (f"render.samples={samples}", f"render.noise_threshold={noise_threshold}", *GUIDED)
-        out[f"{samples} samples, oidn guided accurate, light tree"] = (*base, "render.light_tree=true")
+        out[f"{samples} samples, oidn guided accurate, no light tree"] = (*base, "render.light_tree=false")
         out[f"{samples} samples, oidn guided accurate, path guiding"] = (*base, "render.path_guiding=true")
+    for samples, threshold in HIGH:
+        out[f"{samples} samples, {threshold}, oidn guided accurate"] = (
+            f"render.samples={samples}", f"render.noise_threshold={threshold}", *GUIDED)
+    out[CHECK[0]] = CHECK[1]
     return out
 
 
@@ -60,9 +101,18 @@ def _sets(width: int, height: int) -> list[str]:
             f"camera.K={{fx: {f}, fy: {f}, cx: {(width - 1) / 2}, cy: {(height - 1) / 2}}}"]
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+def mse(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+
+
+def converged_mse(image: np.ndarray, ref1: np.ndarray, ref2: np.ndarray) -> float:
+    """Unbiased estimate of the image's MSE against the noise-free image, from two references whose noise is
+    independent of each other and of the image's."""
+    return mse(image, (ref1.astype(np.float64) + ref2) / 2) - mse(ref1, ref2) / 4
+
+
+def psnr(mse_value: float) -> float:
+    return float("inf") if mse_value <= 0 else 10 * np.log10(255.0 ** 2 / mse_value)
 
 
 def render(config: Path, out: Path, n: int, sets: tuple[str, ...]) -> float:
@@ -71,6 +121,19 @@ def render(config: Path, out: Path, n: int, sets: tuple[str, ...]) -> float:
            "--device", "cpu", "-o", str(out), *[a for s in sets for a in ("--set", s)]]
     text = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return float(re.search(r"([\d.]+) s/image after setup", text).group(1))
+
+
+def _images(folder: Path, n: int) -> list[np.ndarray]:
+    return [cv2.imread(str(folder / "images" / f"{i:06d}.png")) for i in range(n)]
+
+
+def score(label: str, seconds: float, images: list[np.ndarray], refs1: list[np.ndarray],
+          refs2: list[np.ndarray]) -> Row:
+    errors = [converged_mse(x, r1, r2) for x, r1, r2 in zip(images, refs1, refs2, strict=True)]
+    mean_ref = [(r1.astype(np.float64) + r2) / 2 for r1, r2 in zip(refs1, refs2, strict=True)]
+    off = [float(np.mean(np.abs(x - m).max(axis=2) > 8)) for x, m in zip(images, mean_ref, strict=True)]
+    return Row(label, seconds, float(np.mean([psnr(mse(x, r)) for x, r in zip(images, refs1, strict=True)])),
+               float(np.mean([psnr(e) for e in errors])), float(np.mean(off)), float(np.mean(errors)))
 
 
 def main() -> None:
@@ -85,28 +148,38 @@ def main() -> None:
     size = tuple(_sets(width, height))
     work = Path(tempfile.mkdtemp(prefix="bpf_quality_"))
     try:
-        render(args.config, work / "ref", args.n, (*size, f"render.samples={args.reference_samples}",
-                                                   "render.noise_threshold=0", "render.denoiser=none"))
+        refs = []
+        for pattern in (1, 2):
+            render(args.config, work / f"ref{pattern}", args.n, (
+                *size, f"render.samples={args.reference_samples}", "render.noise_threshold=0",
+                "render.denoiser=none", f"render.noise_pattern={pattern}"))
+            refs.append(_images(work / f"ref{pattern}", args.n))
+        ref_noise = float(np.mean([mse(r1, r2) / 2 for r1, r2 in zip(*refs, strict=True)]))
         rows = []
         for k, (label, sets) in enumerate(settings(args.noise_threshold).items()):
-            seconds = render(args.config, work / str(k), args.n, (*size, *sets))
-            scores, off = [], []
-            for i in range(args.n):
-                ref = cv2.imread(str(work / "ref" / "images" / f"{i:06d}.png"))
-                img = cv2.imread(str(work / str(k) / "images" / f"{i:06d}.png"))
-                scores.append(psnr(img, ref))
-                off.append(float(np.mean(np.abs(img.astype(int) - ref.astype(int)).max(axis=2) > 8)))
-            rows.append((label, seconds, float(np.mean(scores)), float(np.mean(off))))
-            print(f"  {label}: {seconds:.2f} s/image, {rows[-1][2]:.2f} dB", file=sys.stderr, flush=True)
-        baseline = rows[0][1]
-        print(f"config {args.config.name} @ {width}x{height}, {args.n} images, reference {args.reference_samples} "
-              f"samples (no adaptive sampling, no denoiser), CPU ({platform.processor() or platform.machine()}), "
-              f"grid noise threshold {args.noise_threshold}; * = >= {TARGET_DB:g} dB at >= {TARGET_SPEEDUP:g}x "
-              "BlenderProc's speed")
-        print(f"| setting | s/image | PSNR dB | px >8 off | x BlenderProc speed |\n|---|---|---|---|---|")
-        for label, t, p, o in sorted(rows, key=lambda r: r[1]):
-            star = " *" if p >= TARGET_DB and baseline / t >= TARGET_SPEEDUP else ""
-            print(f"| {label}{star} | {t:.2f} | {p:.2f} | {o:.2%} | {baseline / t:.1f} |")
+            folder = work / ("check" if label == CHECK[0] else str(k))
+            seconds = render(args.config, folder, args.n, (*size, *sets))
+            rows.append(score(label, seconds, _images(folder, args.n), *refs))
+            print(f"  {label}: {seconds:.2f} s/image, {rows[-1].psnr_converged:.2f} dB", file=sys.stderr, flush=True)
+        baseline = rows[0].seconds
+        print(f"config {args.config.name} @ {width}x{height}, {args.n} images, two {args.reference_samples}-sample "
+              f"references with independent noise (no adaptive sampling, no denoiser), CPU "
+              f"({platform.processor() or platform.machine()}), grid noise threshold {args.noise_threshold}; "
+              f"* = >= {TARGET_DB:g} dB against the converged image at >= {TARGET_SPEEDUP:g}x BlenderProc's speed")
+        print("| setting | s/image | PSNR dB vs converged | PSNR dB vs ref | px >8 off | x BlenderProc speed |\n"
+              "|---|---|---|---|---|---|")
+        for row in sorted(rows, key=lambda r: r.seconds):
+            star = " *" if row.psnr_converged >= TARGET_DB and baseline / row.seconds >= TARGET_SPEEDUP else ""
+            print(f"| {row.label}{star} | {row.seconds:.2f} | {row.psnr_converged:.2f} | {row.psnr_ref:.2f} | "
+                  f"{row.off:.2%} | {baseline / row.seconds:.1f} |")
+        check = next(r for r in rows if r.label == CHECK[0])
+        render(args.config, work / "twin", args.n, (*size, *CHECK[1], "render.noise_pattern=3"))
+        twin_noise = float(np.mean([mse(a, b) / 2 for a, b in zip(
+            _images(work / "check", args.n), _images(work / "twin", args.n), strict=True)]))
+        print(f"\nreference noise: MSE {ref_noise:.2f} per reference, so a second reference scores "
+              f"{psnr(2 * ref_noise):.2f} dB against the first (the ceiling of 'vs ref'); estimator check: the "
+              f"{CHECK_SAMPLES}-sample undenoised image's estimated MSE against the converged image is "
+              f"{check.mse_converged:.2f}, its noise variance (from a second render) {twin_noise:.2f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

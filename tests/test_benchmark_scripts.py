@@ -4,6 +4,7 @@ import importlib.util
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from conftest import REPO
 
@@ -32,3 +33,27 @@ def test_the_photoreal_benchmark_measures_from_the_old_demo_to_todays_and_every_
     assert result.returncode == 0, result.stderr[-2000:]
     lines = [line for line in result.stdout.splitlines() if line.startswith(("before", "+"))]
     assert len(lines) == 2 and lines[0].split()[-2] == "1.00x" and "today's demo" in lines[-1], result.stdout
+
+
+def _quality_benchmark():
+    spec = importlib.util.spec_from_file_location("quality_benchmark", REPO / "benchmarks" / "quality_benchmark.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_quality_benchmark_estimates_the_error_against_the_noise_free_image_from_two_noisy_references():
+    rng = np.random.default_rng(3)
+    truth = rng.uniform(40, 210, (120, 160, 3))
+    image = truth + 2.0 + rng.normal(0, 3, truth.shape)  # a bias and noise: MSE 13 against the truth
+    ref1, ref2 = (truth + rng.normal(0, 6, truth.shape) for _ in range(2))  # each noisier than the image
+    module = _quality_benchmark()
+    true_mse = module.mse(image, truth)
+    assert module.mse(image, ref1) > 3 * true_mse  # one noisy reference overstates the error
+    assert module.converged_mse(image, ref1, ref2) == pytest.approx(true_mse, rel=0.03)
+
+
+def test_every_setting_of_the_quality_benchmark_is_a_valid_override_of_the_demo():
+    for sets in _quality_benchmark().settings(0.1).values():
+        load_scenario(REPO / "configs" / "demo.yaml", [*sets, "render.noise_pattern=2"])
