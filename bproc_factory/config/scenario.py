@@ -272,9 +272,8 @@ VIEW_LOOKS: dict[str, tuple[str, ...]] = {
 class RenderConfig(StrictModel):
     """Cycles settings and output encoding."""
 
-    samples: int = Field(default=128, gt=0, le=65536, description="Cycles' maximum samples per pixel, 1..65536 "
-                         "(the default and noise_threshold's: the best image at 5x BlenderProc's speed, "
-                         "docs/benchmarks.md)")
+    samples: int = Field(default=128, gt=0, le=65536, description="Cycles' maximum samples per pixel, 1..65536; with "
+                         "noise_threshold's default, the best image at 5x BlenderProc's speed (docs/benchmarks.md)")
     noise_threshold: float = Field(default=0.02, ge=0, description="adaptive sampling: a pixel stops once its "
                                    "noise is below this; 0 disables it")
     denoiser: Literal["none", "oidn"] = Field(default="oidn", description="oidn: Intel Open Image Denoise on "
