@@ -52,12 +52,10 @@ GUIDED = DENOISE["oidn guided, accurate prefilter"]
 # transmission 0) would render another image (black glass), so the scene's bounces are kept.
 BLENDERPROC = ("render.samples=1024", "render.noise_threshold=0.01", *GUIDED, "render.light_tree=false")
 _DEFAULT = RenderConfig()
-SHIPPED = (f"render.samples={_DEFAULT.samples}", f"render.noise_threshold={_DEFAULT.noise_threshold}",
-           f"render.denoiser={_DEFAULT.denoiser}", f"render.denoise_guides={_DEFAULT.denoise_guides}",
-           f"render.denoise_prefilter={_DEFAULT.denoise_prefilter}", f"render.light_tree={_DEFAULT.light_tree}",
-           f"render.path_guiding={_DEFAULT.path_guiding}")
+SHIPPED = tuple(f"render.{key}={getattr(_DEFAULT, key)}" for key in (
+    "samples", "noise_threshold", "denoiser", "denoise_guides", "denoise_prefilter", "light_tree", "path_guiding"))
 CHECK_SAMPLES = 256
-CHECK = ("check: 256 samples, no adaptive sampling, no denoiser",
+CHECK = (f"check: {CHECK_SAMPLES} samples, no adaptive sampling, no denoiser",
          (f"render.samples={CHECK_SAMPLES}", "render.noise_threshold=0", "render.denoiser=none"))
 TARGET_DB, TARGET_SPEEDUP = 45.0, 5.0
 
@@ -111,6 +109,11 @@ def converged_mse(image: np.ndarray, ref1: np.ndarray, ref2: np.ndarray) -> floa
     return mse(image, (ref1.astype(np.float64) + ref2) / 2) - mse(ref1, ref2) / 4
 
 
+def noise_variance(renders: list[np.ndarray], others: list[np.ndarray]) -> float:
+    """One render's noise variance, from renders of the same images with independent noise: half their MSE."""
+    return float(np.mean([mse(a, b) / 2 for a, b in zip(renders, others, strict=True)]))
+
+
 def psnr(mse_value: float) -> float:
     return float("inf") if mse_value <= 0 else 10 * np.log10(255.0 ** 2 / mse_value)
 
@@ -154,7 +157,7 @@ def main() -> None:
                 *size, f"render.samples={args.reference_samples}", "render.noise_threshold=0",
                 "render.denoiser=none", f"render.noise_pattern={pattern}"))
             refs.append(_images(work / f"ref{pattern}", args.n))
-        ref_noise = float(np.mean([mse(r1, r2) / 2 for r1, r2 in zip(*refs, strict=True)]))
+        ref_noise = noise_variance(*refs)
         rows = []
         for k, (label, sets) in enumerate(settings(args.noise_threshold).items()):
             folder = work / ("check" if label == CHECK[0] else str(k))
@@ -174,8 +177,7 @@ def main() -> None:
                   f"{row.off:.2%} | {baseline / row.seconds:.1f} |")
         check = next(r for r in rows if r.label == CHECK[0])
         render(args.config, work / "twin", args.n, (*size, *CHECK[1], "render.noise_pattern=3"))
-        twin_noise = float(np.mean([mse(a, b) / 2 for a, b in zip(
-            _images(work / "check", args.n), _images(work / "twin", args.n), strict=True)]))
+        twin_noise = noise_variance(_images(work / "check", args.n), _images(work / "twin", args.n))
         print(f"\nreference noise: MSE {ref_noise:.2f} per reference, so a second reference scores "
               f"{psnr(2 * ref_noise):.2f} dB against the first (the ceiling of 'vs ref'); estimator check: the "
               f"{CHECK_SAMPLES}-sample undenoised image's estimated MSE against the converged image is "
